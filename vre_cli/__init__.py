@@ -1,0 +1,1 @@
+"""The `vre` command line."""

@@ -1,0 +1,1 @@
+"""Subcommands of `vre`, one module each (see vre_cli/main.py)."""

@@ -1,0 +1,41 @@
+"""`vre`: one command line for every part of the project.
+
+Each subcommand is a module in `vre_cli/commands/` with NAME, HELP, `add_arguments(parser)` and
+`run(args) -> int`; they are found by listing that package, so adding a part never edits this
+file. Subcommand modules import their heavy dependencies (TF, TFX, Beam) inside `run`, so that
+`vre --help` stays fast.
+"""
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from vre_cli import commands
+
+
+def _command_modules():
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            yield importlib.import_module(f"{commands.__name__}.{info.name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vre", description="Watch It Twice video captioning (VRE) on the TensorFlow stack."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _command_modules():
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
