@@ -77,13 +77,25 @@ setup_native() {
 # same path, ../shared beside it, and the host's uv cache (so locked installs are quick).
 enter_root() {
   local root=$1; shift
-  local shared
+  local shared uv_cache
   shared=$(cd "$TOP/.." && pwd)/shared
-  local uv_cache=${UV_CACHE_DIR:-$HOME/.cache/uv}
+  uv_cache=${UV_CACHE_DIR:-$HOME/.cache/uv}
   mkdir -p "$uv_cache"
+  # A clean environment inside, plus the project's own settings (VRE_*, PYTEST_*, CI, TF_*).
+  local envs=(
+    HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}"
+    PATH="$VENV_IN_ROOT/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    VIRTUAL_ENV="$VENV_IN_ROOT" PYTHONPATH="$TOP" VRE_RUNTIME_MODE=debian13-root
+    PYTHONDONTWRITEBYTECODE=1 TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+  )
+  local name
+  while IFS= read -r name; do
+    envs+=("$name=${!name}")
+  done < <(compgen -e | grep -E '^(VRE_|PYTEST_|CI$|TF_CONFIG$|TF_ENABLE_)' | grep -v '^VRE_RUNTIME_MODE$')
   exec unshare --mount --propagation private -- /bin/bash -c '
     set -e
-    root=$1; top=$2; shared=$3; uvc=$4; cwd=$5; shift 5
+    root=$1; top=$2; shared=$3; uvc=$4; cwd=$5; n=$6; shift 6
+    envs=("${@:1:$n}"); shift "$n"
     mount -t proc proc "$root/proc"
     mount --rbind /dev "$root/dev"
     mount --rbind /sys "$root/sys"
@@ -92,19 +104,22 @@ enter_root() {
     if [ -d "$shared" ]; then mkdir -p "$root$shared"; mount --bind "$shared" "$root$shared"; fi
     mount --bind "$uvc" "$root/root/.cache/uv"
     cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
-    exec chroot "$root" /usr/bin/env -i \
-      HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" \
-      PATH='"$VENV_IN_ROOT"'/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      VIRTUAL_ENV='"$VENV_IN_ROOT"' PYTHONPATH="$top" VRE_RUNTIME_MODE=debian13-root \
-      TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}" PYTHONDONTWRITEBYTECODE=1 \
-      $(env | grep -E "^(VRE_|PYTEST_)" | tr "\n" " ") \
+    exec chroot "$root" /usr/bin/env -i "${envs[@]}" \
       /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"
-  ' vre-enter "$root" "$TOP" "$shared" "$uv_cache" "$PWD" "$@"
+  ' vre-enter "$root" "$TOP" "$shared" "$uv_cache" "$PWD" "${#envs[@]}" "${envs[@]}" "$@"
 }
 
 setup_root() {
   local root staging
   root=$(root_dir)
+  if [ -f "$root/.vre-complete" ]; then
+    log "reusing Debian 13 root $root"
+    return
+  fi
+  mkdir -p "$CACHE_DIR"
+  # One builder at a time (CI and a developer's make may start together); the others wait.
+  exec 9>"$CACHE_DIR/.setup.lock"
+  flock 9
   if [ -f "$root/.vre-complete" ]; then
     log "reusing Debian 13 root $root"
     return
