@@ -1,0 +1,1 @@
+"""The VRE TFX pipeline: definition, Trainer module, local runner, demo."""

@@ -1,0 +1,195 @@
+"""The VRE TFX pipeline: one definition for every runner (local, Kubeflow).
+
+    ImportExampleGen ──▶ [StatisticsGen ▶ SchemaGen ▶ ExampleValidator]
+           │
+           ├──▶ Trainer (tfx_pipeline.trainer_module.run_fn ▶ vre_keras.training.run_schedule)
+           │        │
+           └──▶ Evaluator (caption metrics via TFMA, CIDEr floor + change vs. latest blessed)
+                    │            ▲ baseline: Resolver(LatestBlessedModelStrategy)
+                    ▼
+                 Pusher ──▶ <serving base>/<model name>/<integer version>/
+
+ExampleGen is TFX's ImportExampleGen over the Beam feature job's output rather than a custom
+component that runs the feature job itself: feature extraction (ResNet152 over every frame) is
+by far the heaviest step and scales on its own Beam runner (Dataflow/Flink/Spark), on its own
+schedule, as videos arrive; each batch of new videos lands as a new span folder
+`<data_root>/span-<N>/<split>/`, and ImportExampleGen's `{SPAN}` pattern makes the next pipeline
+run pick up the newest span (and cache the old one). The splits come from the job's split
+folders, which it writes from the `split` feature, so no record is re-split here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tfx import v1 as tfx
+
+from tfx_pipeline import caption_metrics_tfma
+
+# Node ids, used by the runner and by tests to find each component's outputs in ML Metadata.
+EXAMPLE_GEN = "ImportExampleGen"
+STATISTICS_GEN = "StatisticsGen"
+SCHEMA_GEN = "SchemaGen"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+TRAINER = "Trainer"
+BASELINE_RESOLVER = "latest_blessed_model_resolver"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"
+
+RUN_FN = "tfx_pipeline.trainer_module.run_fn"
+
+
+def span_input_config(splits=("train", "validation", "test")) -> Any:
+    """ImportExampleGen input: `span-{SPAN}/<split>/*` for each split (the newest span wins)."""
+    return tfx.proto.Input(
+        splits=[tfx.proto.Input.Split(name=s, pattern=f"span-{{SPAN}}/{s}/*") for s in splits]
+    )
+
+
+def create_pipeline(
+    *,
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: str,
+    push_destination: Any,
+    model_config: dict[str, Any],
+    schedule_config: dict[str, Any],
+    model_name: str = "vre",
+    train_steps: int | None = None,
+    eval_steps: int | None = None,
+    train_splits: list[str] | tuple[str, ...] = ("train",),
+    eval_splits: list[str] | tuple[str, ...] = ("validation",),
+    evaluator_splits: list[str] | tuple[str, ...] = ("test",),
+    cider_floor: float = 0.0,
+    cider_margin: float = 0.0,
+    warmup_examples: int = 2,
+    statistics: bool = True,
+    enable_cache: bool = True,
+    metadata_connection_config: Any = None,
+    beam_pipeline_args: list[str] | None = None,
+) -> tfx.dsl.Pipeline:
+    """Builds the VRE training pipeline.
+
+    Args:
+        pipeline_name: TFX pipeline name (the ML Metadata context; caching is per name).
+        pipeline_root: where component outputs go (local folder or a bucket URI).
+        data_root: folder of `span-<N>/<split>/*.tfrecord.gz` written by the Beam feature job
+            (a str or a RuntimeParameter on Kubeflow).
+        push_destination: `<serving base>/<model name>` as a str, or a ready
+            `tfx.proto.PushDestination` / RuntimeParameter; the Pusher adds `<version>/`.
+        model_config: `vre_keras.config.ModelConfig.to_dict()`, carried in custom_config.
+        schedule_config: `vre_keras.config.ScheduleConfig.to_dict()`.
+        model_name: the served model name (written into the warmup requests).
+        train_steps: TrainArgs.num_steps (None: the schedule decides).
+        eval_steps: EvalArgs.num_steps (None: the whole eval split).
+        train_splits: splits the Trainer trains on.
+        eval_splits: splits the Trainer validates on.
+        evaluator_splits: splits the Evaluator scores (sliced overall).
+        cider_floor: the Evaluator blesses only when CIDEr >= cider_floor ...
+        cider_margin: ... and CIDEr >= the latest blessed model's CIDEr - cider_margin.
+        warmup_examples: eval examples written as TF Serving warmup requests (0: none).
+        statistics: add StatisticsGen, SchemaGen and ExampleValidator.
+        enable_cache: reuse outputs of components whose inputs and settings are unchanged.
+        metadata_connection_config: ML Metadata store (local runs: a SQLite config).
+        beam_pipeline_args: Beam flags for the Beam-based components.
+    """
+    example_gen = tfx.components.ImportExampleGen(
+        input_base=data_root, input_config=span_input_config()
+    ).with_id(EXAMPLE_GEN)
+    components = [example_gen]
+
+    if statistics:
+        statistics_gen = tfx.components.StatisticsGen(
+            examples=example_gen.outputs["examples"]
+        ).with_id(STATISTICS_GEN)
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+        ).with_id(SCHEMA_GEN)
+        example_validator = tfx.components.ExampleValidator(
+            statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+        ).with_id(EXAMPLE_VALIDATOR)
+        components += [statistics_gen, schema_gen, example_validator]
+
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=example_gen.outputs["examples"],
+        train_args=tfx.proto.TrainArgs(splits=list(train_splits), num_steps=train_steps or 0),
+        eval_args=tfx.proto.EvalArgs(splits=list(eval_splits), num_steps=eval_steps or 0),
+        custom_config={
+            "model_config": dict(model_config),
+            "schedule_config": dict(schedule_config),
+            "model_name": model_name,
+            "warmup_examples": int(warmup_examples),
+        },
+    ).with_id(TRAINER)
+
+    # The baseline for the Evaluator's change threshold: the newest model the Evaluator has
+    # blessed in this pipeline's history (none on the first run: then only the floor applies).
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id(BASELINE_RESOLVER)
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        eval_config=caption_metrics_tfma.eval_config(
+            cider_floor=float(cider_floor), cider_margin=float(cider_margin)
+        ),
+        example_splits=list(evaluator_splits),
+    ).with_id(EVALUATOR)
+
+    if isinstance(push_destination, str):
+        push_destination = tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_destination)
+        )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=push_destination,
+    ).with_id(PUSHER)
+
+    components += [trainer, baseline_resolver, evaluator, pusher]
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args or []),
+    )
+
+
+def create_pipeline_from_config(config, metadata_connection_config: Any = None):
+    """create_pipeline() with every argument taken from a `PipelineConfig`.
+
+    Args:
+        config: a `tfx_pipeline.config.PipelineConfig` (paths are resolved against its root).
+        metadata_connection_config: the ML Metadata store; None leaves it to the runner.
+    """
+    from tfx_pipeline.model_configs import resolve_model_configs
+
+    model_config, schedule_config = resolve_model_configs(config.trainer)
+    return create_pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.resolved_pipeline_root,
+        data_root=config.resolved_data_root,
+        push_destination=config.push_destination,
+        model_config=model_config,
+        schedule_config=schedule_config,
+        model_name=config.serving.model_name,
+        train_steps=config.trainer.train_steps,
+        eval_steps=config.trainer.eval_steps,
+        train_splits=config.trainer.train_splits,
+        eval_splits=config.trainer.eval_splits,
+        evaluator_splits=config.evaluator.splits,
+        cider_floor=config.evaluator.cider_floor,
+        cider_margin=config.evaluator.cider_margin,
+        warmup_examples=config.serving.warmup_examples,
+        statistics=config.statistics,
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=config.beam_pipeline_args,
+    )
