@@ -1,0 +1,186 @@
+"""The REST front end: TF Serving's `/v1/models/...` routes on a ModelRegistry.
+
+Built on the standard library's ThreadingHTTPServer rather than aiohttp: every request ends in a
+blocking TensorFlow call that releases the GIL, which a thread per connection serves directly,
+while an event loop would hand each call to a thread pool anyway and add a dependency. The routes
+and JSON shapes are TF Serving's (model_servers/http_rest_api_util.cc, json_tensor.cc); error
+bodies are {"error": "..."} with TF Serving's HTTP status for the code.
+"""
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+import grpc
+from google.protobuf import json_format
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
+
+from serving import json_codec
+from serving.errors import ServingError, invalid_argument
+from serving.model_registry import SIGNATURE_DEF_FIELD, ModelRegistry, RequestTimer, internal_error
+from serving.servable import DEFAULT_SIGNATURE
+
+_OK = grpc.StatusCode.OK
+_EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+# TF Serving's route patterns (kPredictionApiGegex, kModelStatusApiRegex).
+_PREDICT_ROUTE = re.compile(
+    r"(?i)/v1/models/([^/:]+)(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?"
+    r":(classify|regress|predict)"
+)
+_STATUS_ROUTE = re.compile(
+    r"(?i)/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?"
+)
+
+_MODEL_IN_PATH = re.compile(r"(?i)/v1/models/([^/:?]+)")
+
+
+def _model_spec(name, version, label) -> model_pb2.ModelSpec:
+    spec = model_pb2.ModelSpec(name=unquote(name or ""))
+    if version:
+        spec.version.value = int(version)
+    if label:
+        spec.version_label = unquote(label)
+    return spec
+
+
+def _proto_json(message) -> dict:
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+class RestApi:
+    """Answers TF Serving REST requests: (method, path, body) -> (HTTP status, JSON bytes).
+
+    Args:
+        registry: the served models.
+    """
+
+    def __init__(self, registry: ModelRegistry):
+        self.registry = registry
+
+    def answer(self, method: str, path: str, body: bytes) -> tuple[int, bytes, grpc.StatusCode, str]:
+        """Returns (HTTP status, JSON body, status code, error message) of one request."""
+        path = path.split("?", 1)[0]
+        try:
+            if method == "POST" and (m := _PREDICT_ROUTE.fullmatch(path)):
+                name, version, label, verb = m.groups()
+                if verb.lower() != "predict":
+                    raise ServingError(
+                        grpc.StatusCode.UNIMPLEMENTED, f"{verb} is not served by this server"
+                    )
+                return 200, self._predict(_model_spec(name, version, label), body), _OK, ""
+            if method == "GET" and (m := _STATUS_ROUTE.fullmatch(path)):
+                name, version, label, metadata = m.groups()
+                if not name:
+                    raise invalid_argument("Missing model name in request.")
+                spec = _model_spec(name, version, label)
+                if metadata:
+                    return 200, self._metadata(spec), _OK, ""
+                return 200, self._status(spec), _OK, ""
+            raise invalid_argument(f"Malformed request: {method} {path}")
+        except ServingError as e:
+            return e.http_status, json_codec.error_answer(e.message), e.code, e.message
+        except Exception as e:  # never let a request take the server down
+            err = internal_error(e)
+            return err.http_status, json_codec.error_answer(err.message), err.code, err.message
+
+    def _predict(self, spec, body: bytes) -> bytes:
+        doc = json_codec.parse_body(body)
+        signature = json_codec.signature_name(doc)
+        with self.registry.handle(spec) as servable:
+            key = signature or DEFAULT_SIGNATURE
+            if key not in servable.input_specs:
+                raise invalid_argument(
+                    f'Serving signature name: "{key}" not found in signature def'
+                )
+            inputs, fmt = json_codec.predict_inputs(doc, servable.input_specs[key])
+            _, outputs = servable.predict(inputs, signature)
+        return json_codec.predict_answer(outputs, fmt)
+
+    def _status(self, spec) -> bytes:
+        request = get_model_status_pb2.GetModelStatusRequest(model_spec=spec)
+        return json.dumps(_proto_json(self.registry.get_model_status(request)), indent=1).encode()
+
+    def _metadata(self, spec) -> bytes:
+        request = get_model_metadata_pb2.GetModelMetadataRequest(
+            model_spec=spec, metadata_field=[SIGNATURE_DEF_FIELD]
+        )
+        response = self.registry.get_model_metadata(request)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
+        doc = {
+            "model_spec": _proto_json(response.model_spec),
+            "metadata": {SIGNATURE_DEF_FIELD: _proto_json(signature_map)},
+        }
+        return json.dumps(doc, indent=1).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
+    server_version = "vre-serving"
+
+    def do_GET(self):
+        self._handle("GET", b"")
+
+    def do_POST(self):
+        timer = self._timer("POST")
+        length = int(self.headers.get("Content-Length") or 0)
+        limit = self.server.max_request_bytes
+        if length > limit:
+            self.close_connection = True  # the unread body would poison the next request
+            message = f"request body of {length} bytes exceeds the limit of {limit} bytes"
+            self._reply(timer, 429, json_codec.error_answer(message), _EXHAUSTED, message)
+            return
+        self._handle("POST", self.rfile.read(length) if length else b"", timer)
+
+    def _handle(self, method: str, body: bytes, timer=None):
+        timer = timer or self._timer(method)
+        if not self.server.slots.acquire(blocking=False):
+            message = f"too many concurrent requests (limit {self.server.max_concurrent})"
+            self._reply(timer, 429, json_codec.error_answer(message), _EXHAUSTED, message)
+            return
+        try:
+            status, answer, code, message = self.server.api.answer(method, self.path, body)
+        finally:
+            self.server.slots.release()
+        self._reply(timer, status, answer, code, message)
+
+    def _timer(self, method: str) -> RequestTimer:
+        m = _MODEL_IN_PATH.match(self.path)
+        return RequestTimer("rest", f"{method} {self.path}", unquote(m.group(1)) if m else "")
+
+    def _reply(self, timer, status: int, answer: bytes, code, message: str):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+        timer.done(code, message)
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass  # one line per request is logged by RequestTimer instead
+
+
+class RestServer(ThreadingHTTPServer):
+    """A threaded HTTP server answering TF Serving's REST API.
+
+    Args:
+        address: (host, port); port 0 picks a free one.
+        registry: the served models.
+        max_request_bytes: larger bodies are refused with 429 (RESOURCE_EXHAUSTED).
+        max_concurrent: more requests at once are refused with 429.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, registry: ModelRegistry, max_request_bytes: int, max_concurrent: int):
+        super().__init__(address, _Handler)
+        self.api = RestApi(registry)
+        self.max_request_bytes = max_request_bytes
+        self.max_concurrent = max_concurrent
+        self.slots = threading.BoundedSemaphore(max_concurrent)
