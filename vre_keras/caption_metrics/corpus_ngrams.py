@@ -1,0 +1,63 @@
+"""One hypothesis and its references per item, with the n-gram counts BLEU and CIDEr share."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vre_keras.caption_metrics.ngrams import Encoded, NgramCounts, count_ngrams, encode
+
+
+@dataclass
+class CorpusNgrams:
+    """Items 0..I-1: sentence i of `encoded` is item i's hypothesis, then come all references.
+
+    Attributes:
+        num_items: I.
+        encoded: hypotheses then references, whitespace-split (as coco-caption's BLEU/CIDEr).
+        ngrams: counts per n = 1..max_n.
+        ref_owner: int64 [R] item of each reference (references are grouped by item, in order).
+        ref_start: int64 [I] index of each item's first reference.
+        refs_per_item: int64 [I].
+    """
+
+    num_items: int
+    encoded: Encoded
+    ngrams: list[NgramCounts]
+    ref_owner: np.ndarray
+    ref_start: np.ndarray
+    refs_per_item: np.ndarray
+
+    @classmethod
+    def build(cls, hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_n=4):
+        """Counts n-grams of tokenized captions.
+
+        Args:
+            hypotheses: one tokenized caption per item.
+            references: tokenized references per item, at least one each.
+            max_n: longest n-gram.
+        """
+        refs_per_item = np.array([len(r) for r in references], dtype=np.int64)
+        if len(hypotheses) != len(references) or (refs_per_item < 1).any():
+            raise ValueError("every item needs one hypothesis and at least one reference")
+        sentences = [h.split() for h in hypotheses]
+        sentences += [r.split() for refs in references for r in refs]
+        encoded = encode(sentences)
+        ref_start = np.zeros(len(references), dtype=np.int64)
+        np.cumsum(refs_per_item[:-1], out=ref_start[1:])
+        ref_owner = np.repeat(np.arange(len(references), dtype=np.int64), refs_per_item)
+        return cls(len(hypotheses), encoded, count_ngrams(encoded, max_n), ref_owner, ref_start,
+                   refs_per_item)
+
+    @property
+    def hyp_lengths(self) -> np.ndarray:
+        return self.encoded.lengths[: self.num_items]
+
+    @property
+    def ref_lengths(self) -> np.ndarray:
+        return self.encoded.lengths[self.num_items :]
+
+    def split_entries(self, counts: NgramCounts):
+        """(hypothesis entries, reference entries) of one n as index arrays into `counts`."""
+        cut = np.searchsorted(counts.sentence, self.num_items)  # entries are sorted by sentence
+        return np.arange(cut), np.arange(cut, len(counts.sentence))

@@ -1,0 +1,52 @@
+"""Locating the Java runtime and the two jars that coco-caption ships (METEOR 1.5, Stanford PTB).
+
+We run the very jars of the installed `pycocoevalcap` package, so our tokens and METEOR scores
+are the reference's by construction; the package is found through its import spec, without
+importing its Python code.
+"""
+
+import importlib.util
+import pathlib
+import shutil
+
+
+class JavaNotFoundError(RuntimeError):
+    """No usable Java runtime: METEOR 1.5 and the PTB tokenizer are Java programs."""
+
+
+def java_executable() -> str:
+    """The `java` launcher on PATH, or a JavaNotFoundError saying what needs it."""
+    java = shutil.which("java")
+    if java is None:
+        raise JavaNotFoundError(
+            "Java is not installed or not on PATH: coco-caption's PTB tokenizer "
+            "(stanford-corenlp-3.4.1.jar) and METEOR 1.5 (meteor-1.5.jar) need a Java runtime "
+            "(install openjdk-21-jre-headless or run through ./vre)"
+        )
+    return java
+
+
+def _pycocoevalcap_dir() -> pathlib.Path:
+    spec = importlib.util.find_spec("pycocoevalcap")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "pycocoevalcap is not installed; it ships the METEOR and PTB tokenizer jars"
+        )
+    return pathlib.Path(list(spec.submodule_search_locations)[0])
+
+
+def _jar(relative: str) -> pathlib.Path:
+    path = _pycocoevalcap_dir() / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"coco-caption jar missing from pycocoevalcap: {path}")
+    return path
+
+
+def ptb_tokenizer_jar() -> pathlib.Path:
+    """stanford-corenlp-3.4.1.jar (coco-caption's PTBTokenizer)."""
+    return _jar("tokenizer/stanford-corenlp-3.4.1.jar")
+
+
+def meteor_jar() -> pathlib.Path:
+    """meteor-1.5.jar (its paraphrase table data/paraphrase-en.gz sits beside it)."""
+    return _jar("meteor/meteor-1.5.jar")

@@ -1,0 +1,119 @@
+"""METEOR 1.5 through one long-lived Java subprocess, speaking the jar's `-stdio` protocol exactly
+as coco-caption does, so the scores are the reference's to the last digit.
+"""
+
+import subprocess
+import threading
+from collections.abc import Sequence
+
+from vre_keras.caption_metrics.java import java_executable, meteor_jar
+
+
+class MeteorError(RuntimeError):
+    """The METEOR subprocess died or answered something that is not a score."""
+
+
+def _clean_hypothesis(sentence: str) -> str:
+    # Exactly coco-caption's: "|||" separates fields in the protocol.
+    return sentence.replace("\n", " ").replace("|||", "").replace("  ", " ")
+
+
+def _clean_reference(sentence: str) -> str:
+    # coco-caption sends references as they are, so one holding "|||" or a newline would break
+    # its request; we drop those (a no-op on every reference coco-caption can score).
+    return sentence.replace("\n", " ").replace("|||", "")
+
+
+class MeteorScorer:
+    """A running `java -jar meteor-1.5.jar - - -stdio -l en -norm` (coco-caption's command).
+
+    Use as a context manager, or call close(); thread-safe (one request at a time).
+
+    Args:
+        max_heap: the JVM's -Xmx (coco-caption uses 2G).
+    """
+
+    def __init__(self, max_heap: str = "2G"):
+        jar = meteor_jar()
+        cmd = [java_executable(), "-jar", f"-Xmx{max_heap}", str(jar),
+               "-", "-", "-stdio", "-l", "en", "-norm"]
+        # cwd: the jar finds data/paraphrase-en.gz relative to itself.
+        self._proc = subprocess.Popen(cmd, cwd=str(jar.parent), stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._lock = threading.Lock()
+
+    def _request(self, line: str) -> None:
+        try:
+            self._proc.stdin.write((line + "\n").encode("utf-8"))
+            self._proc.stdin.flush()
+        except (BrokenPipeError, ValueError) as e:
+            raise MeteorError(f"METEOR subprocess is not running: {self._stderr()}") from e
+
+    def _read_line(self) -> str:
+        raw = self._proc.stdout.readline()
+        if not raw:
+            raise MeteorError(f"METEOR subprocess exited: {self._stderr()}")
+        return raw.decode("utf-8").strip()
+
+    def _read_float(self) -> float:
+        text = self._read_line()
+        try:
+            return float(text)
+        except ValueError as e:
+            raise MeteorError(f"METEOR answered {text!r} where a score was expected") from e
+
+    def _stderr(self) -> str:
+        if self._proc.poll() is None:
+            return "(still running)"
+        return self._proc.stderr.read().decode(errors="replace")[-2000:]
+
+    def score(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]):
+        """Scores tokenized captions.
+
+        Args:
+            hypotheses: one tokenized hypothesis per item.
+            references: the tokenized references of each item (at least one each).
+
+        Returns:
+            (corpus METEOR, list of per-item METEOR), as coco-caption's Meteor.compute_score.
+        """
+        if len(hypotheses) != len(references):
+            raise ValueError(
+                f"{len(hypotheses)} hypotheses but {len(references)} reference lists"
+            )
+        if not hypotheses:
+            raise ValueError("METEOR needs at least one hypothesis")
+        with self._lock:
+            stats = []
+            for hyp, refs in zip(hypotheses, references):
+                self._request(" ||| ".join(["SCORE", " ||| ".join(_clean_reference(r) for r in refs),
+                                            _clean_hypothesis(hyp)]))
+                stats.append(self._read_line())
+            self._request("EVAL ||| " + " ||| ".join(stats))
+            per_item = [self._read_float() for _ in hypotheses]
+            return self._read_float(), per_item
+
+    def close(self) -> None:
+        """Ends the subprocess: closing its stdin lets the jar exit; kill if it lingers."""
+        proc = self._proc
+        if proc.poll() is None:
+            try:
+                proc.stdin.close()
+                proc.wait(timeout=10)
+            except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream and not stream.closed:
+                stream.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_proc", None) is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
