@@ -1,0 +1,67 @@
+"""VGGish's input: a 16 kHz waveform turned into 0.96 s log-mel examples of 96 x 64, in core TF.
+
+The parameters are the published VGGish ones (AudioSet's `vggish_params.py`): 25 ms Hann
+windows every 10 ms, a 512-point FFT magnitude spectrum, 64 HTK mel bands from 125 to 7500 Hz,
+log(mel + 0.01), and non-overlapping examples of 96 frames. `tf.signal` provides the STFT and
+the HTK mel matrix (with the DC bin zeroed, as VGGish's own mel code does), so nothing here is
+hand-rolled beyond the framing into examples.
+"""
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+STFT_WINDOW_S = 0.025
+STFT_HOP_S = 0.010
+NUM_MEL_BINS = 64
+MEL_MIN_HZ = 125.0
+MEL_MAX_HZ = 7500.0
+LOG_OFFSET = 0.01
+EXAMPLE_FRAMES = 96  # 0.96 s of 10 ms frames
+EXAMPLE_HOP_FRAMES = 96
+FFT_LENGTH = 512  # the next power of 2 above the 400-sample window
+
+
+def log_mel_examples(waveform, sample_rate=SAMPLE_RATE):
+    """Log-mel examples [E, 96, 64] float32 of a mono waveform.
+
+    A clip with sound shorter than one example (0.96 s) is padded with silence to one example,
+    so that any audio track yields at least one embedding.
+
+    Args:
+      waveform: float [T] mono samples in [-1, 1].
+      sample_rate: must be 16000 (the decoder resamples to it).
+
+    Raises:
+      ValueError: wrong sample rate, or not a non-empty 1-D waveform.
+    """
+    import tensorflow as tf
+
+    if sample_rate != SAMPLE_RATE:
+        raise ValueError(f"VGGish needs {SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+    waveform = np.asarray(waveform, dtype=np.float32)
+    if waveform.ndim != 1 or waveform.size == 0:
+        raise ValueError(f"expected a non-empty 1-D waveform, got shape {waveform.shape}")
+    window = int(round(STFT_WINDOW_S * sample_rate))
+    hop = int(round(STFT_HOP_S * sample_rate))
+    min_samples = window + (EXAMPLE_FRAMES - 1) * hop
+    if waveform.size < min_samples:
+        waveform = np.pad(waveform, (0, min_samples - waveform.size))
+    stft = tf.signal.stft(
+        waveform,
+        frame_length=window,
+        frame_step=hop,
+        fft_length=FFT_LENGTH,
+        window_fn=tf.signal.hann_window,  # periodic, as VGGish's
+        pad_end=False,
+    )
+    magnitude = tf.abs(stft)  # (frames, 257)
+    mel_matrix = tf.signal.linear_to_mel_weight_matrix(
+        num_mel_bins=NUM_MEL_BINS,
+        num_spectrogram_bins=FFT_LENGTH // 2 + 1,
+        sample_rate=sample_rate,
+        lower_edge_hertz=MEL_MIN_HZ,
+        upper_edge_hertz=MEL_MAX_HZ,
+    )
+    log_mel = tf.math.log(tf.matmul(magnitude, mel_matrix) + LOG_OFFSET)  # (frames, 64)
+    examples = tf.signal.frame(log_mel, EXAMPLE_FRAMES, EXAMPLE_HOP_FRAMES, axis=0)
+    return examples.numpy().astype(np.float32)  # (E, 96, 64)
