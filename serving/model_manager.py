@@ -168,6 +168,7 @@ class ModelManager:
         try:
             servable = self._loader(self.model_name, version, path)
             warmed = self._replay_warmup(servable) if self.warmup else 0
+            servable.warmup_requests_replayed = warmed
         except Exception as e:  # any failure to load leaves the old version serving
             with self._cond:
                 entry.status = VersionStatus(

@@ -18,12 +18,13 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2
 
 from serving import json_codec
-from serving.errors import ServingError, invalid_argument
+from serving.errors import ServingError, invalid_argument, not_found
 from serving.model_registry import SIGNATURE_DEF_FIELD, ModelRegistry, RequestTimer, internal_error
 from serving.servable import DEFAULT_SIGNATURE
 
 _OK = grpc.StatusCode.OK
 _EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
+_INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 # TF Serving's route patterns (kPredictionApiGegex, kModelStatusApiRegex).
 _PREDICT_ROUTE = re.compile(
@@ -81,6 +82,8 @@ class RestApi:
                 if metadata:
                     return 200, self._metadata(spec), _OK, ""
                 return 200, self._status(spec), _OK, ""
+            if not path.lower().startswith("/v1/"):
+                raise not_found(f"no such route: {method} {path} (the API is under /v1/models)")
             raise invalid_argument(f"Malformed request: {method} {path}")
         except ServingError as e:
             return e.http_status, json_codec.error_answer(e.message), e.code, e.message
@@ -124,26 +127,37 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "vre-serving"
 
     def do_GET(self):
-        self._handle("GET", b"")
+        self._handle("GET", 0)
 
     def do_POST(self):
         timer = self._timer("POST")
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            message = f"bad Content-Length header: {self.headers.get('Content-Length')!r}"
+            self._reply(timer, 400, json_codec.error_answer(message), _INVALID, message)
+            return
         limit = self.server.max_request_bytes
         if length > limit:
             self.close_connection = True  # the unread body would poison the next request
             message = f"request body of {length} bytes exceeds the limit of {limit} bytes"
             self._reply(timer, 429, json_codec.error_answer(message), _EXHAUSTED, message)
             return
-        self._handle("POST", self.rfile.read(length) if length else b"", timer)
+        self._handle("POST", length, timer)
 
-    def _handle(self, method: str, body: bytes, timer=None):
+    def _handle(self, method: str, length: int, timer=None):
         timer = timer or self._timer(method)
+        # The slot is taken before the body is read: a slow upload occupies the server too.
         if not self.server.slots.acquire(blocking=False):
+            self.close_connection = True
             message = f"too many concurrent requests (limit {self.server.max_concurrent})"
             self._reply(timer, 429, json_codec.error_answer(message), _EXHAUSTED, message)
             return
         try:
+            body = self.rfile.read(length) if length else b""
             status, answer, code, message = self.server.api.answer(method, self.path, body)
         finally:
             self.server.slots.release()

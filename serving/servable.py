@@ -50,6 +50,7 @@ class LoadedVersion:
         self.model_name = model_name
         self.version = version
         self.path = path
+        self.warmup_requests_replayed = 0  # set by the ModelManager after warmup
         self.signature_defs = read_signature_defs(path)
         self._loaded = tf.saved_model.load(path)
         self._functions = dict(self._loaded.signatures)

@@ -27,11 +27,17 @@ K, C, REGIONS, L = 4, 8, 6, 3  # frames, channels, regions, caption length
 
 
 class ToyCaptioner(tf.Module):
-    """key frame = argmax of the per-frame feature sums (+ offset); caption names it."""
+    """key frame = argmax of the per-frame feature sums (+ offset); caption names it.
 
-    def __init__(self, offset: int = 0):
+    Args:
+        offset: shifts the key frame, to tell versions apart.
+        spin: matmul iterations burnt per call, to make a slow model for concurrency tests.
+    """
+
+    def __init__(self, offset: int = 0, spin: int = 0):
         super().__init__()
         self.offset = tf.Variable(offset, dtype=tf.int64, trainable=False)
+        self.spin = spin
 
     @tf.function(
         input_signature=[
@@ -50,6 +56,12 @@ class ToyCaptioner(tf.Module):
         t_att = tf.tile(probs[:, None, :], [1, L, 1])
         s_att = tf.nn.softmax(tf.reduce_sum(spatial, -1) + tf.reduce_sum(audio, -1, True), -1)
         s_att = tf.tile(s_att[:, None, :], [1, L, 1])
+        if self.spin:
+            m = tf.ones([256, 256]) / 256.0
+            _, m = tf.while_loop(
+                lambda i, _: i < self.spin, lambda i, m: (i + 1, tf.matmul(m, m)), (0, m)
+            )
+            key = key + tf.cast(tf.reduce_sum(m) * 0.0, tf.int64)  # keep the loop in the graph
         del batch
         return {
             OUT_CAPTION: caption,
@@ -61,9 +73,9 @@ class ToyCaptioner(tf.Module):
         }
 
 
-def export_toy_model(export_dir: str, offset: int = 0) -> str:
-    """Exports the toy captioner; `offset` shifts its key frame, to tell versions apart."""
-    module = ToyCaptioner(offset)
+def export_toy_model(export_dir: str, offset: int = 0, spin: int = 0) -> str:
+    """Exports the toy captioner (see ToyCaptioner for the arguments)."""
+    module = ToyCaptioner(offset, spin)
     tf.saved_model.save(module, export_dir, signatures={SERVING_DEFAULT: module.serve})
     return export_dir
 
