@@ -1,0 +1,187 @@
+"""Typed configuration of the model and of the training schedule (paper §4.2 defaults).
+
+Both dataclasses round-trip through plain dicts (`to_dict` / `from_dict`) so the TFX Trainer's
+`custom_config` can carry them, and the resolved config is written next to the trained model.
+"""
+
+import dataclasses
+
+from vre_common import contract
+
+_DECODING_METHODS = ("greedy", "beam")
+_KBIGRU_IMPLEMENTATIONS = ("while_loop", "vectorized")
+
+
+def _from_dict(cls, values):
+    if not isinstance(values, dict):
+        raise TypeError(f"{cls.__name__}.from_dict needs a dict, got {type(values).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown keys {unknown}; known keys: {sorted(known)}")
+    return cls(**values)
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Sizes and hyper-parameters of the VRE captioner.
+
+    Attributes:
+        hidden_size: GRU, LSTM and video representation size (paper: 512).
+        embedding_size: word embedding size (paper: 512). Must equal `hidden_size`, because the
+            decoder LSTM takes o_i at t = 0 and the word embedding later in the same input slot
+            (Alg. 2).
+        attention_size: width of the projections inside the attention modules (Eq. 8, 14).
+        num_frames: K, sampled frames per video.
+        channels: C, CNN feature channels.
+        num_regions: N*M spatial regions.
+        audio_dim: size of the VGGish audio vector.
+        use_audio: feed the audio vector to the VRE and the decoder (False for MSVD).
+        max_caption_words: words kept per caption; the decoder runs one more step for <EOS>.
+        min_word_count: words seen fewer times become <UNK>.
+        dropout: rate of the dropout before the word projection.
+        beta: weight of LR+ in L_All (Eq. 22).
+        scheduled_sampling: probability of feeding the model's own previous word in training.
+        learning_rate: Adam learning rate.
+        default_key_frame: i_key of step 1; None means K // 2.
+        kbigru_implementation: "vectorized" or "while_loop" (same numbers; see the benchmark).
+        decoding: "greedy" or "beam", the method of the exported serving signatures.
+        beam_size: beams of the beam search.
+        length_penalty: exponent of the length normalisation of beam scores (0 = none).
+        seed: seed of the weight initialisers and of scheduled sampling.
+    """
+
+    hidden_size: int = 512
+    embedding_size: int = 512
+    attention_size: int = 512
+    num_frames: int = contract.NUM_FRAMES
+    channels: int = contract.FEATURE_CHANNELS
+    num_regions: int = contract.NUM_REGIONS
+    audio_dim: int = contract.AUDIO_DIM
+    use_audio: bool = True
+    max_caption_words: int = 15
+    min_word_count: int = 3
+    dropout: float = 0.5
+    beta: float = 0.03
+    scheduled_sampling: float = 0.25
+    learning_rate: float = 3e-4
+    default_key_frame: int | None = None
+    kbigru_implementation: str = "vectorized"
+    decoding: str = "greedy"
+    beam_size: int = 5
+    length_penalty: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("hidden_size", "embedding_size", "attention_size", "num_frames", "channels",
+                     "num_regions", "audio_dim", "max_caption_words", "min_word_count",
+                     "beam_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"ModelConfig.{name} must be a positive int, got {value!r}")
+        if self.embedding_size != self.hidden_size:
+            raise ValueError(
+                f"ModelConfig.embedding_size ({self.embedding_size}) must equal hidden_size "
+                f"({self.hidden_size}): the decoder LSTM reads o_i and the word embedding in the "
+                "same input slot (Alg. 2)"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"ModelConfig.dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.scheduled_sampling <= 1.0:
+            raise ValueError(
+                f"ModelConfig.scheduled_sampling must be in [0, 1], got {self.scheduled_sampling}"
+            )
+        if self.kbigru_implementation not in _KBIGRU_IMPLEMENTATIONS:
+            raise ValueError(
+                f"ModelConfig.kbigru_implementation must be one of {_KBIGRU_IMPLEMENTATIONS}, "
+                f"got {self.kbigru_implementation!r}"
+            )
+        if self.decoding not in _DECODING_METHODS:
+            raise ValueError(
+                f"ModelConfig.decoding must be one of {_DECODING_METHODS}, got {self.decoding!r}"
+            )
+        if self.default_key_frame is not None and not 0 <= self.default_key_frame < self.num_frames:
+            raise ValueError(
+                f"ModelConfig.default_key_frame must be in [0, {self.num_frames}), "
+                f"got {self.default_key_frame}"
+            )
+
+    @property
+    def step1_key_frame(self) -> int:
+        """i_key of step 1 (Alg. 1: K/2, frame 10 of 20 as in the paper's Fig. 3)."""
+        return self.num_frames // 2 if self.default_key_frame is None else self.default_key_frame
+
+    @property
+    def caption_length(self) -> int:
+        """Decoder steps: the kept words plus <EOS>."""
+        return self.max_caption_words + 1
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        return _from_dict(cls, values)
+
+    @classmethod
+    def tiny(cls, **overrides) -> "ModelConfig":
+        """A model small enough for unit tests (hidden 8, 16 channels, 6 frames, 4 regions)."""
+        values = dict(hidden_size=8, embedding_size=8, attention_size=8, num_frames=6,
+                      channels=16, num_regions=4, max_caption_words=6, min_word_count=1,
+                      beam_size=3)
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclasses.dataclass
+class ScheduleConfig:
+    """The four training phases of §4.2 and the input pipeline's sizes.
+
+    Attributes:
+        phase1_epochs: XE on step 1 only, refocus off (paper: 5).
+        phase2_epochs: joint training with L_All (Eq. 22).
+        phase3_epochs: retraining with the best phase-2 key frames as constants, refocus off.
+        phase4_epochs: self-critical fine-tuning with CIDEr-D + ROUGE_L reward.
+        batch_size: global batch size (split over the replicas of a distribution strategy).
+        steps_per_epoch: batches per epoch; None runs each epoch over the whole training set.
+        eval_steps: batches per evaluation; None evaluates the whole evaluation set.
+        shuffle_buffer: elements in the shuffle buffer.
+    """
+
+    phase1_epochs: int = 5
+    phase2_epochs: int = 10
+    phase3_epochs: int = 5
+    phase4_epochs: int = 5
+    batch_size: int = 64
+    steps_per_epoch: int | None = None
+    eval_steps: int | None = None
+    shuffle_buffer: int = 2048
+
+    def __post_init__(self):
+        for name in ("phase1_epochs", "phase2_epochs", "phase3_epochs", "phase4_epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"ScheduleConfig.{name} must be an int >= 0, got {value!r}")
+        for name in ("batch_size", "shuffle_buffer"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"ScheduleConfig.{name} must be a positive int, got {value!r}")
+        for name in ("steps_per_epoch", "eval_steps"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"ScheduleConfig.{name} must be None or a positive int")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ScheduleConfig":
+        return _from_dict(cls, values)
+
+    @classmethod
+    def tiny(cls, **overrides) -> "ScheduleConfig":
+        """A schedule for tests: one short epoch per phase."""
+        values = dict(phase1_epochs=1, phase2_epochs=1, phase3_epochs=1, phase4_epochs=1,
+                      batch_size=4, steps_per_epoch=2, eval_steps=1, shuffle_buffer=16)
+        values.update(overrides)
+        return cls(**values)

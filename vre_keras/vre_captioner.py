@@ -1,0 +1,405 @@
+"""The VRE captioner: encoder + decoder with the two-pass `train_step` of §3.4 and its phases."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from vre_keras import decoding, losses
+from vre_keras.config import ModelConfig
+from vre_keras.layers import CaptionDecoder, RefocusedVideoEncoder
+from vre_keras.metrics import KeyFrameHistogram
+
+# Inputs of a training batch (dataset.py writes them).
+TEMPORAL, SPATIAL, AUDIO, TOKENS = "temporal", "spatial", "audio", "tokens"
+VIDEO_INDEX, VIDEO_ID = "video_index", "video_id"
+
+PHASE_STEP1_XE = 1  # XE of step 1 only, refocus off
+PHASE_JOINT = 2  # L_All = XE2 + XE1 + beta * LR+
+PHASE_FIXED_KEY_FRAMES = 3  # saved key frames as constants, refocus off
+PHASE_SELF_CRITICAL = 4  # CIDEr-D + ROUGE_L reward, greedy baseline
+PHASES = (PHASE_STEP1_XE, PHASE_JOINT, PHASE_FIXED_KEY_FRAMES, PHASE_SELF_CRITICAL)
+
+
+@keras.saving.register_keras_serializable(package="vre")
+class VRECaptioner(keras.Model):
+    """Watch-It-Twice video captioner.
+
+    Holds the trainable VRE encoder and decoder, a frozen copy of the encoder that predicts key
+    frames for unseen videos at serving time (`key_frame_predictor`, filled from the best phase-2
+    weights by `freeze_key_frame_predictor`), and per-video tables for R_{e-1} (phase 2) and the
+    saved key frames (phases 3-4), indexed by the dataset's `video_index`.
+
+    Args:
+        config: a ModelConfig or its dict.
+        vocab_size: number of tokens of the vocabulary.
+        num_videos: rows of the per-video tables (training videos); 0 for a serving-only model.
+
+    Example:
+        model = VRECaptioner(ModelConfig.tiny(), vocab_size=20, num_videos=8)
+        model.set_phase(1); model.compile(); model.fit(dataset)
+    """
+
+    def __init__(self, config, vocab_size, num_videos=0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(config, dict):
+            config = ModelConfig.from_dict(config)
+        if not isinstance(vocab_size, int) or vocab_size < 5:
+            raise ValueError(f"vocab_size must be an int >= 5 (4 special tokens), got {vocab_size}")
+        if not isinstance(num_videos, int) or num_videos < 0:
+            raise ValueError(f"num_videos must be an int >= 0, got {num_videos!r}")
+        self.config = config
+        self.vocab_size = vocab_size
+        self.num_videos = num_videos
+        self.phase = PHASE_STEP1_XE
+        self.reward_fn = None
+        self.vocabulary = None
+        encoder_args = dict(
+            hidden_size=config.hidden_size,
+            attention_size=config.attention_size,
+            default_key_frame=config.step1_key_frame,
+            use_audio=config.use_audio,
+            kbigru_implementation=config.kbigru_implementation,
+        )
+        self.encoder = RefocusedVideoEncoder(**encoder_args, name="encoder")
+        self.key_frame_predictor = RefocusedVideoEncoder(**encoder_args,
+                                                         name="key_frame_predictor")
+        self.key_frame_predictor.trainable = False
+        self.decoder = CaptionDecoder(
+            vocab_size,
+            config.hidden_size,
+            config.embedding_size,
+            config.attention_size,
+            use_audio=config.use_audio,
+            dropout=config.dropout,
+            scheduled_sampling=config.scheduled_sampling,
+            seed=config.seed,
+            name="decoder",
+        )
+        rows = max(num_videos, 1)
+        # Per-video state, updated inside train_step with one all-reduced update per step so every
+        # replica of a distribution strategy holds the same table.
+        table = dict(trainable=False, aggregation="only_first_replica")
+        self.reward_sum = self.add_weight(shape=(rows,), initializer="zeros", name="reward_sum",
+                                          **table)
+        self.reward_count = self.add_weight(shape=(rows,), initializer="zeros",
+                                            name="reward_count", **table)
+        self.previous_reward = self.add_weight(shape=(rows,), initializer="zeros",
+                                               name="previous_reward", **table)
+        self.key_frame_table = self.add_weight(shape=(rows,), initializer="zeros",
+                                               dtype="int32", name="key_frame_table", **table)
+        self.key_frame_table.assign(-tf.ones([rows], tf.int32))
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.xe1_tracker = keras.metrics.Mean(name="xe1")
+        self.xe2_tracker = keras.metrics.Mean(name="xe2")
+        self.lr_plus_tracker = keras.metrics.Mean(name="lr_plus")
+        self.reward_tracker = keras.metrics.Mean(name="reward")
+        self.sample_reward_tracker = keras.metrics.Mean(name="sample_reward")
+        self.greedy_reward_tracker = keras.metrics.Mean(name="greedy_reward")
+        self.key_frames = KeyFrameHistogram(config.num_frames)
+
+    # ----- building -----------------------------------------------------------------------------
+
+    def example_inputs(self, batch_size=1):
+        """Zero inputs of the right shapes (to build the model)."""
+        c = self.config
+        return {
+            TEMPORAL: tf.zeros([batch_size, c.num_frames, c.channels]),
+            SPATIAL: tf.zeros([batch_size, c.num_regions, c.channels]),
+            AUDIO: tf.zeros([batch_size, c.audio_dim]),
+            TOKENS: tf.zeros([batch_size, c.caption_length], tf.int32),
+        }
+
+    def build(self, input_shape=None):
+        """Builds every weight (the serving-only key-frame predictor included) from the config."""
+        c = self.config
+        temporal = (None, c.num_frames, c.channels)
+        spatial = (None, c.num_regions, c.channels)
+        audio = (None, c.audio_dim)
+        self.encoder.build(temporal, audio)
+        self.key_frame_predictor.build(temporal, audio)
+        self.decoder.build((None, c.hidden_size), temporal, spatial, audio)
+        self.built = True
+
+    def build_all(self):
+        """Builds the model and returns it (chainable)."""
+        if not self.built:
+            self.build()
+        return self
+
+    def freeze_key_frame_predictor(self):
+        """Copies the encoder's current weights into the serving key-frame predictor."""
+        for target, source in zip(self.key_frame_predictor.weights, self.encoder.weights):
+            target.assign(source)
+
+    def set_phase(self, phase):
+        """Selects the loss of `train_step`; call before `compile`/`fit`."""
+        if phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+        if phase == PHASE_SELF_CRITICAL and self.reward_fn is None:
+            raise ValueError("phase 4 needs a reward: call set_reward(CaptionReward(references))")
+        self.phase = phase
+        self.train_function = None  # retrace with the new phase's loss
+        self.test_function = None
+
+    def set_reward(self, reward_fn, vocabulary):
+        """Sets the phase-4 reward.
+
+        Args:
+            reward_fn: `reward_fn(video_ids: list[str], captions: list[str]) -> float32 [B]`, e.g.
+                vre_keras.caption_metrics.reward.CaptionReward (CIDEr-D + ROUGE_L).
+            vocabulary: the Vocabulary that turns sampled ids back into words.
+        """
+        self.reward_fn = reward_fn
+        self.vocabulary = vocabulary
+
+    # ----- forward passes -----------------------------------------------------------------------
+
+    def _audio(self, inputs):
+        audio = inputs.get(AUDIO)
+        if audio is None:
+            audio = tf.zeros([tf.shape(inputs[TEMPORAL])[0], self.config.audio_dim])
+        return audio
+
+    def _decode_teacher_forced(self, o, inputs, audio, training):
+        return self.decoder(o, inputs[TEMPORAL], inputs[SPATIAL], audio, inputs[TOKENS],
+                            training=training)
+
+    def call(self, inputs, training=False, key_frame=None):
+        """Both passes with teacher forcing (Alg. 1 + 2).
+
+        Args:
+            inputs: dict with temporal [B, K, C], spatial [B, R, C], audio [B, A], tokens [B, L].
+            training: dropout and scheduled sampling on.
+            key_frame: optional int [B] to use in step 2 instead of the refocused frame.
+
+        Returns:
+            dict: logits1, logits2 [B, L, V], alpha [B, K], key_frame [B],
+            temporal_attention2 [B, L, K], spatial_attention2 [B, L, R].
+        """
+        audio = self._audio(inputs)
+        enc = self.encoder(inputs[TEMPORAL], audio, key_frame=key_frame)
+        logits1, _, _ = self._decode_teacher_forced(enc["o1"], inputs, audio, training)
+        logits2, t_att, s_att = self._decode_teacher_forced(enc["o2"], inputs, audio, training)
+        return {"logits1": logits1, "logits2": logits2, "alpha": enc["alpha"],
+                "key_frame": enc["key_frame"], "temporal_attention2": t_att,
+                "spatial_attention2": s_att}
+
+    def predict_key_frame(self, temporal, audio):
+        """Serving-time key frame of an unseen video: step 1 + refocus of the frozen predictor."""
+        _, o1 = self.key_frame_predictor.step1(temporal, audio)
+        return self.key_frame_predictor.refocus(o1, temporal)  # (alpha, key_frame)
+
+    def generate(self, temporal, spatial, audio, method=None):
+        """Captions new videos in-graph (Contract 2 outputs, tokens still as ids).
+
+        Args:
+            temporal: float [B, K, C]; spatial: float [B, R, C]; audio: float [B, A].
+            method: "greedy" or "beam"; defaults to config.decoding.
+
+        Returns:
+            dict: tokens int64 [B, L], key_frame int64 [B], key_frame_probs [B, K],
+            temporal_attention [B, L, K], spatial_attention [B, L, R].
+        """
+        method = method or self.config.decoding
+        temporal = tf.cast(temporal, tf.float32)
+        spatial = tf.cast(spatial, tf.float32)
+        audio = tf.cast(audio, tf.float32)
+        alpha, key_frame = self.predict_key_frame(temporal, audio)
+        h1, _ = self.encoder.step1(temporal, audio)
+        o2 = self.encoder.step2(temporal, audio, h1, key_frame)
+        length = self.config.caption_length
+        if method == "greedy":
+            tokens, t_att, s_att = decoding.greedy_decode(self.decoder, o2, temporal, spatial,
+                                                          audio, length)
+        elif method == "beam":
+            tokens, t_att, s_att = decoding.beam_search_decode(
+                self.decoder, o2, temporal, spatial, audio, length, self.config.beam_size,
+                self.config.length_penalty)
+        else:
+            raise ValueError(f"decoding method must be 'greedy' or 'beam', got {method!r}")
+        return {
+            "tokens": tf.cast(tokens, tf.int64),
+            "key_frame": tf.cast(key_frame, tf.int64),
+            "key_frame_probs": alpha,
+            "temporal_attention": t_att,
+            "spatial_attention": s_att,
+        }
+
+    # ----- training -----------------------------------------------------------------------------
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.xe1_tracker, self.xe2_tracker, self.lr_plus_tracker,
+                self.reward_tracker, self.sample_reward_tracker, self.greedy_reward_tracker,
+                self.key_frames]
+
+    def _metric_logs(self):
+        logs = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[metric.name] = result
+        return logs
+
+    def _previous_reward(self, video_index):
+        return tf.gather(self.previous_reward, video_index)
+
+    def _record_rewards(self, video_index, reward):
+        """Adds this step's rewards to the per-video sums, summed over all replicas."""
+        shape = [max(self.num_videos, 1)]
+        index = video_index[:, None]
+        sums = tf.scatter_nd(index, reward, shape)
+        counts = tf.scatter_nd(index, tf.ones_like(reward), shape)
+        context = tf.distribute.get_replica_context()
+        if context is not None:
+            sums, counts = context.all_reduce(tf.distribute.ReduceOp.SUM, [sums, counts])
+        self.reward_sum.assign_add(sums)
+        self.reward_count.assign_add(counts)
+
+    def end_reward_epoch(self):
+        """Makes this epoch's mean reward per video the R_{e-1} of the next epoch."""
+        seen = self.reward_count > 0
+        mean = self.reward_sum / tf.maximum(self.reward_count, 1.0)
+        self.previous_reward.assign(tf.where(seen, mean, self.previous_reward))
+        self.reward_sum.assign(tf.zeros_like(self.reward_sum))
+        self.reward_count.assign(tf.zeros_like(self.reward_count))
+
+    def _check_video_index(self, video_index):
+        if self.num_videos < 1:
+            raise ValueError("phases 2-4 need num_videos > 0 (the per-video tables)")
+        tf.debugging.assert_less(video_index, self.num_videos,
+                                 message="video_index outside the per-video tables")
+        tf.debugging.assert_non_negative(
+            video_index, message="video_index < 0: a video not in the training set's index")
+
+    def _saved_key_frames(self, inputs, audio):
+        saved = tf.gather(self.key_frame_table, inputs[VIDEO_INDEX])
+        _, predicted = self.predict_key_frame(inputs[TEMPORAL], audio)
+        return tf.where(saved >= 0, saved, predicted)
+
+    def _phase_losses(self, inputs, training):
+        """Per-phase loss and the values to report (called inside the gradient tape)."""
+        tokens = inputs[TOKENS]
+        audio = self._audio(inputs)
+        out = {}
+        if self.phase == PHASE_STEP1_XE:
+            _, o1 = self.encoder.step1(inputs[TEMPORAL], audio)
+            logits1, _, _ = self._decode_teacher_forced(o1, inputs, audio, training)
+            out["xe1"] = losses.caption_cross_entropy(logits1, tokens)
+            out["per_example"] = out["xe1"]
+            return out
+        if self.phase == PHASE_JOINT:
+            self._check_video_index(inputs[VIDEO_INDEX])
+            result = self(inputs, training=training)
+            xe1 = losses.caption_cross_entropy(result["logits1"], tokens)
+            xe2 = losses.caption_cross_entropy(result["logits2"], tokens)
+            reward = tf.stop_gradient(-(xe2 - xe1))  # R_e, Eq. 20
+            key_prob = tf.gather(result["alpha"], result["key_frame"], batch_dims=1)
+            lr = losses.lr_plus(key_prob, reward, self._previous_reward(inputs[VIDEO_INDEX]))
+            out.update(xe1=xe1, xe2=xe2, reward=reward, lr_plus=lr,
+                       key_frame=result["key_frame"],
+                       per_example=xe2 + xe1 + self.config.beta * lr)  # L_All, Eq. 22
+            return out
+        if self.phase == PHASE_FIXED_KEY_FRAMES:
+            self._check_video_index(inputs[VIDEO_INDEX])
+            key_frame = self._saved_key_frames(inputs, audio)
+            result = self(inputs, training=training, key_frame=key_frame)
+            xe1 = losses.caption_cross_entropy(result["logits1"], tokens)
+            xe2 = losses.caption_cross_entropy(result["logits2"], tokens)
+            out.update(xe1=xe1, xe2=xe2, key_frame=key_frame, per_example=xe1 + xe2)
+            return out
+        # Phase 4, self-critical: reward of a sampled caption minus that of the greedy one.
+        self._check_video_index(inputs[VIDEO_INDEX])
+        key_frame = self._saved_key_frames(inputs, audio)
+        h1, _ = self.encoder.step1(inputs[TEMPORAL], audio)
+        o2 = self.encoder.step2(inputs[TEMPORAL], audio, h1, key_frame)
+        length = self.config.caption_length
+        sampled, _, _ = decoding.sample_decode(self.decoder, tf.stop_gradient(o2),
+                                               inputs[TEMPORAL], inputs[SPATIAL], audio, length)
+        greedy, _, _ = decoding.greedy_decode(self.decoder, tf.stop_gradient(o2),
+                                              inputs[TEMPORAL], inputs[SPATIAL], audio, length)
+        sample_reward = self._caption_reward(inputs[VIDEO_ID], sampled)
+        greedy_reward = self._caption_reward(inputs[VIDEO_ID], greedy)
+        advantage = tf.stop_gradient(sample_reward - greedy_reward)
+        # log p(sampled caption) with gradient: re-run the decoder on the sample, no sampling.
+        # (<EOS> is scored, the <PAD>s after it are not.)
+        logits, _, _ = self.decoder(o2, inputs[TEMPORAL], inputs[SPATIAL], audio, sampled,
+                                    training=False)
+        log_prob = -losses.caption_cross_entropy(logits, sampled)
+        out.update(sample_reward=sample_reward, greedy_reward=greedy_reward,
+                   key_frame=key_frame, per_example=-advantage * log_prob)
+        return out
+
+    def _caption_reward(self, video_ids, tokens):
+        """CIDEr-D + ROUGE_L of each caption, computed in Python (training only, never exported)."""
+        reward_fn = self.reward_fn
+        vocabulary = self.vocabulary
+
+        def score(ids, token_rows):
+            words = [vocabulary.decode(row) for row in token_rows]
+            names = [v.decode() if isinstance(v, bytes) else str(v) for v in ids]
+            return np.asarray(reward_fn(names, words), np.float32)
+
+        reward = tf.numpy_function(score, [video_ids, tokens], tf.float32, stateful=False)
+        return tf.reshape(reward, [-1])
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            out = self._phase_losses(data, training=True)
+            # Mean over this replica's batch; Keras' distributed loop sums replicas' gradients,
+            # so scale by the replica count to keep a global mean.
+            loss = tf.reduce_mean(out["per_example"])
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = loss / replicas
+        variables = self.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
+        self._update_trackers(out, loss, data)
+        return self._metric_logs()
+
+    def test_step(self, data):
+        audio = self._audio(data)
+        if self.phase == PHASE_JOINT:
+            result = self(data, training=False)
+            key_frame = result["key_frame"]
+        else:
+            _, key_frame = self.predict_key_frame(data[TEMPORAL], audio)
+            result = self(data, training=False, key_frame=key_frame)
+        xe1 = losses.caption_cross_entropy(result["logits1"], data[TOKENS])
+        xe2 = losses.caption_cross_entropy(result["logits2"], data[TOKENS])
+        per_example = xe1 if self.phase == PHASE_STEP1_XE else xe1 + xe2
+        out = {"xe1": xe1, "xe2": xe2, "key_frame": key_frame}
+        self._update_trackers(out, tf.reduce_mean(per_example), data)
+        return self._metric_logs()
+
+    def _update_trackers(self, out, loss, data):
+        self.loss_tracker.update_state(loss)
+        pairs = [("xe1", self.xe1_tracker), ("xe2", self.xe2_tracker),
+                 ("lr_plus", self.lr_plus_tracker), ("reward", self.reward_tracker),
+                 ("sample_reward", self.sample_reward_tracker),
+                 ("greedy_reward", self.greedy_reward_tracker)]
+        for key, tracker in pairs:
+            if key in out:
+                tracker.update_state(out[key])
+        if "key_frame" in out:
+            self.key_frames.update_state(out["key_frame"])
+        if "reward" in out:
+            self._record_rewards(tf.cast(data[VIDEO_INDEX], tf.int32), out["reward"])
+
+    # ----- serialization ------------------------------------------------------------------------
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(config=self.config.to_dict(), vocab_size=self.vocab_size,
+                      num_videos=self.num_videos)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("trainable", "dtype"):
+            config.pop(key, None)
+        return cls(**config)
