@@ -1,0 +1,95 @@
+"""The cluster manifests: valid YAML of the expected kinds, consistent names and locations."""
+
+import argparse
+import pathlib
+
+import pytest
+import yaml
+
+from kubeflow import cli_actions
+
+
+@pytest.fixture(scope="module")
+def manifests(project_root):
+    return project_root / "kubeflow" / "manifests"
+
+
+def _load(path: pathlib.Path):
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    assert docs, f"{path} holds no document"
+    for doc in docs:
+        assert {"apiVersion", "kind"} <= set(doc), f"{path}: a document lacks apiVersion/kind"
+    return docs
+
+
+def _kustomized(folder: pathlib.Path):
+    """Every document the folder's kustomization lists (files must exist)."""
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    assert kustomization["kind"] == "Kustomization"
+    docs = []
+    for resource in kustomization["resources"]:
+        path = folder / resource
+        assert path.is_file(), f"kustomization lists missing {path}"
+        docs += _load(path)
+    return kustomization, docs
+
+
+def _by_kind(docs):
+    found = {}
+    for doc in docs:
+        found.setdefault(doc["kind"], {})[doc["metadata"]["name"]] = doc
+    return found
+
+
+def test_cluster_basics(manifests):
+    kustomization, docs = _kustomized(manifests)
+    kinds = _by_kind(docs)
+    assert {"vre-pipeline", "vre-serving"} <= set(kinds["ServiceAccount"])
+    role, binding = kinds["Role"]["vre-pipeline"], kinds["RoleBinding"]["vre-pipeline"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "vre-pipeline"}]
+    # Namespaced permissions only, never a wildcard.
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+    assert kustomization["namespace"] == "kubeflow"
+
+
+def test_submit_uses_the_manifest_service_account(manifests):
+    _, docs = _kustomized(manifests)
+    parser = argparse.ArgumentParser()
+    cli_actions.ACTIONS["submit"].add_arguments(parser)
+    default = parser.parse_args(["--host", "http://h:1"]).service_account
+    assert default in _by_kind(docs)["ServiceAccount"]
+
+
+def test_pipeline_root_bucket_and_config_agree(manifests, project_root):
+    """kfp-launcher's default root, the bucket and the Kubeflow config name the same places."""
+    _, docs = _kustomized(manifests)
+    launcher = _by_kind(docs)["ConfigMap"]["kfp-launcher"]
+    root = launcher["data"]["defaultPipelineRoot"]
+    # TFX executors open artifact URIs with tf.io.gfile: a filesystem TF reads natively.
+    assert root.startswith("gs://")
+    config = yaml.safe_load((project_root / "kubeflow" / "configs" / "msrvtt.yaml").read_text())
+    config_root = config["root"].replace("${VRE_BUCKET}", "VRE_BUCKET")
+    assert root == f"{config_root}/{config['pipeline_root']}"
+
+    _, gcp_docs = _kustomized(manifests / "gcp")
+    gcp = _by_kind(gcp_docs)
+    assert "VRE_BUCKET" in gcp["StorageBucket"]
+    members = {m["spec"]["member"]: m["spec"]["role"] for m in gcp["IAMPolicyMember"].values()}
+    assert members["serviceAccount:vre-pipeline@PROJECT_ID.iam.gserviceaccount.com"] == (
+        "roles/storage.objectAdmin"
+    )
+    # Serving only reads what the Pusher wrote.
+    assert members["serviceAccount:vre-serving@PROJECT_ID.iam.gserviceaccount.com"] == (
+        "roles/storage.objectViewer"
+    )
+    annotations = {
+        name: sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+        for name, sa in _by_kind(docs)["ServiceAccount"].items()
+    }
+    assert set(gcp["IAMServiceAccount"]) == set(annotations)
+    for name, google_account in annotations.items():
+        assert google_account == f"{name}@PROJECT_ID.iam.gserviceaccount.com"
