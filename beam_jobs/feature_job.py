@@ -1,0 +1,542 @@
+"""The feature-extraction Beam job: videos -> Contract-1 TFRecords, dead letters, metadata.
+
+    python -m beam_jobs.feature_job --dataset manifest --manifest videos.jsonl \
+        --output_dir out/ --cnn_weights resnet152_notop.h5 --vggish_weights vggish_model.ckpt
+
+Steps: list the videos (dataset adapter, in the driver) -> keep one record per id -> decode with
+PyAV in a subprocess (crash and timeout isolated) -> RunInference (ResNet152 + VGGish, batched,
+one model per worker process) -> tf.train.Example -> `<output_dir>/<split>/part-*.tfrecord.gz`.
+Every failure at any step becomes a line of `<output_dir>/dead_letter.jsonl` (id, path, stage,
+error); `<output_dir>/metadata.json` holds the counts, settings and weights. The job fails only
+when failed / total passes `--max_failure_ratio`.
+
+Any Beam runner works with the standard options (`--runner DataflowRunner --setup_file
+./setup.py ...`); locally it defaults to the DirectRunner's engine (FnApiRunner) in
+multi-processing mode.
+"""
+
+import argparse
+import json
+import logging
+import tempfile
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+
+from beam_jobs import progress as progress_lib
+from beam_jobs.feature_extractor import DEFAULT_RANDOM_SEED, MissingWeightsError
+from beam_jobs.model_handler import KerasFeatureModelHandler
+from beam_jobs.video_record import VideoRecord
+from vre_common import contract
+
+_LOG = logging.getLogger(__name__)
+METRICS_NAMESPACE = "vre_features"
+DEAD_LETTER_FILE = "dead_letter.jsonl"
+METADATA_FILE = "metadata.json"
+SHARD_PREFIX = "part"
+SHARD_SUFFIX = ".tfrecord.gz"
+LOCAL_RUNNERS = ("directrunner", "fnapirunner", "direct")
+
+
+class FailureRatioExceededError(RuntimeError):
+    """More videos failed than --max_failure_ratio allows."""
+
+
+def dead_letter(record, stage, error):
+    """One dead-letter line (a dict): which video, where it failed and why."""
+    return {"id": record.video_id, "path": record.path, "stage": stage, "error": str(error)}
+
+
+def _error_text(error_info):
+    """The readable error of a with_exception_handling entry (type, repr, traceback)."""
+    if isinstance(error_info, tuple) and len(error_info) >= 2:
+        return str(error_info[1])
+    return repr(error_info)
+
+
+class _KeepFirstPerId(beam.DoFn):
+    """After GroupByKey(id): the first record goes on, any repeat becomes a dead letter."""
+
+    DUPLICATE = "duplicate"
+
+    def process(self, keyed):
+        _, records = keyed
+        records = sorted(records, key=lambda r: r.path)
+        yield records[0]
+        for extra in records[1:]:
+            yield beam.pvalue.TaggedOutput(
+                self.DUPLICATE,
+                dead_letter(extra, "input", f"duplicate video id; {records[0].path} was kept"),
+            )
+
+
+class _DecodeFn(beam.DoFn):
+    """Decodes one video with PyAV (run in a subprocess by with_exception_handling)."""
+
+    def __init__(self, num_frames):
+        self.num_frames = num_frames
+
+    def process(self, record):
+        from beam_jobs.video_decoding import decode_video
+
+        yield record, decode_video(record.path, num_frames=self.num_frames)
+
+
+class _EncodeFn(beam.DoFn):
+    """Keyed PredictionResult -> (split, serialized Example, weights description)."""
+
+    def __init__(self, progress_dir):
+        self.progress_dir = progress_dir
+        self.ok = Metrics.counter(METRICS_NAMESPACE, "videos_ok")
+        self.no_audio = Metrics.counter(METRICS_NAMESPACE, "videos_no_audio")
+
+    def process(self, keyed_result):
+        from beam_jobs.example_codec import encode_example
+
+        record, result = keyed_result
+        decoded = result.example
+        example = encode_example(record, result.inference, decoded.num_frames, decoded.duration_s)
+        self.ok.inc()
+        if not int(result.inference[contract.HAS_AUDIO]):
+            self.no_audio.inc()
+        if self.progress_dir:
+            progress_lib.record_outcome(self.progress_dir, progress_lib.OK)
+        yield record.split, example, result.model_id
+
+
+class _CountFailureFn(beam.DoFn):
+    def __init__(self, progress_dir):
+        self.progress_dir = progress_dir
+        self.failed = Metrics.counter(METRICS_NAMESPACE, "videos_failed")
+
+    def process(self, letter):
+        self.failed.inc()
+        if self.progress_dir:
+            progress_lib.record_outcome(self.progress_dir, progress_lib.FAILED)
+        yield letter
+
+
+def _failed_batch_letters(failed):
+    batch, error_info = failed
+    for record, _ in batch:
+        yield dead_letter(record, "features", _error_text(error_info))
+
+
+class ExtractFeatures(beam.PTransform):
+    """VideoRecords -> (examples keyed by split, dead letters, weight descriptions).
+
+    Args:
+      model_handler: a KerasFeatureModelHandler.
+      decode_timeout_s: seconds allowed to decode one video (its subprocess is then killed).
+      num_frames: K.
+      progress_dir: local folder for the progress display, or None.
+    """
+
+    def __init__(self, model_handler, decode_timeout_s=300, num_frames=contract.NUM_FRAMES,
+                 progress_dir=None):
+        super().__init__()
+        self.model_handler = model_handler
+        self.decode_timeout_s = decode_timeout_s
+        self.num_frames = num_frames
+        self.progress_dir = progress_dir
+
+    def expand(self, records):
+        # GroupByKey both keeps one record per id and breaks fusion, so that on a distributed
+        # runner the slow decoding spreads over workers instead of following the input's split.
+        unique = (
+            records
+            | "KeyById" >> beam.Map(lambda r: (r.video_id, r))
+            | "GroupById" >> beam.GroupByKey()
+            | "KeepFirstPerId"
+            >> beam.ParDo(_KeepFirstPerId()).with_outputs(_KeepFirstPerId.DUPLICATE, main="unique")
+        )
+        # A subprocess per worker runs FFmpeg: a segfault or a hang on one file costs that file
+        # only (Beam kills and restarts the subprocess) instead of the worker and its bundle.
+        decoded, decode_failed = unique.unique | "Decode" >> beam.ParDo(
+            _DecodeFn(self.num_frames)
+        ).with_exception_handling(use_subprocess=True, timeout=self.decode_timeout_s)
+        inferred, inference_failed = decoded | "Features" >> RunInference(
+            KeyedModelHandler(self.model_handler)
+        ).with_exception_handling()
+        encoded, encode_failed = inferred | "Encode" >> beam.ParDo(
+            _EncodeFn(self.progress_dir)
+        ).with_exception_handling()
+        letters = (
+            unique[_KeepFirstPerId.DUPLICATE],
+            decode_failed
+            | "DecodeLetters"
+            >> beam.Map(lambda f: dead_letter(f[0], "decode", _error_text(f[1]))),
+            inference_failed.failed_inferences
+            | "FeatureLetters" >> beam.FlatMap(_failed_batch_letters),
+            encode_failed
+            | "EncodeLetters"
+            >> beam.Map(lambda f: dead_letter(f[0][0], "encode", _error_text(f[1]))),
+        )
+        dead_letters = (
+            letters
+            | "AllLetters" >> beam.Flatten()
+            | "CountFailures" >> beam.ParDo(_CountFailureFn(self.progress_dir))
+        )
+        examples = encoded | "SplitAndExample" >> beam.Map(lambda e: (e[0], e[1]))
+        weights = encoded | "WeightsUsed" >> beam.Map(lambda e: e[2])
+        return examples, dead_letters, weights
+
+
+def _split_index(keyed, num_partitions):
+    return contract.SPLITS.index(keyed[0])
+
+
+def _metadata(counts, weights_seen, settings):
+    failed = counts.get("failed", 0)
+    ok = sum(counts.get(f"ok:{s}", 0) for s in contract.SPLITS)
+    total = ok + failed
+    return {
+        "contract": "Contract 1 (vre_common.contract)",
+        "videos_total": total,
+        "videos_ok": ok,
+        "videos_failed": failed,
+        "videos_no_audio": counts.get("no_audio", 0),
+        "failure_ratio": failed / total if total else 0.0,
+        "per_split": {s: counts.get(f"ok:{s}", 0) for s in contract.SPLITS},
+        "failed_per_stage": {
+            k.split(":", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("stage:")
+        },
+        "weights": settings["weights"],
+        "models": [json.loads(w) for w in sorted(weights_seen)],
+        "settings": settings,
+    }
+
+
+def _outcome_labels(example_or_letter):
+    if isinstance(example_or_letter, dict):
+        return ["failed", "stage:" + example_or_letter["stage"]]
+    split, serialized = example_or_letter
+    labels = [f"ok:{split}"]
+    if _has_no_audio(serialized):
+        labels.append("no_audio")
+    return labels
+
+
+def _has_no_audio(serialized):
+    import tensorflow as tf
+
+    example = tf.train.Example.FromString(serialized)
+    return example.features.feature[contract.HAS_AUDIO].int64_list.value[0] == 0
+
+
+def build_pipeline(pipeline, records, output_dir, model_handler, settings, num_shards=0,
+                   decode_timeout_s=300, progress_dir=None):
+    """Adds the whole job to `pipeline`.
+
+    Args:
+      pipeline: a beam.Pipeline.
+      records: the VideoRecords.
+      output_dir: where the splits, dead letters and metadata go (local or URI).
+      model_handler: a KerasFeatureModelHandler.
+      settings: dict recorded in metadata.json (must hold "weights").
+      num_shards: TFRecord shards per split (0: the runner decides).
+      decode_timeout_s: seconds per video for the decoder.
+      progress_dir: local folder for the progress display, or None.
+    """
+    videos = pipeline | "ListVideos" >> beam.Create(records, reshuffle=False)
+    examples, dead_letters, weights = videos | "ExtractFeatures" >> ExtractFeatures(
+        model_handler, decode_timeout_s, settings["num_frames"], progress_dir
+    )
+    by_split = examples | "BySplit" >> beam.Partition(_split_index, len(contract.SPLITS))
+    for split, part in zip(contract.SPLITS, by_split):
+        _ = (
+            part
+            | f"Serialized[{split}]" >> beam.Values()
+            | f"Write[{split}]"
+            >> beam.io.WriteToTFRecord(
+                FileSystems.join(output_dir, split, SHARD_PREFIX),
+                file_name_suffix=SHARD_SUFFIX,
+                num_shards=num_shards,
+                compression_type=beam.io.filesystem.CompressionTypes.GZIP,
+            )
+        )
+    _ = (
+        dead_letters
+        | "LetterJson" >> beam.Map(lambda d: json.dumps(d, sort_keys=True))
+        | "WriteDeadLetters"
+        >> beam.io.WriteToText(
+            FileSystems.join(output_dir, DEAD_LETTER_FILE), num_shards=1, shard_name_template=""
+        )
+    )
+    counts = (
+        (examples, dead_letters)
+        | "Outcomes" >> beam.Flatten()
+        | "Labels" >> beam.FlatMap(_outcome_labels)
+        | "CountLabels" >> beam.combiners.Count.PerElement()
+        | "CountsDict" >> beam.combiners.ToDict()
+    )
+    weights_seen = weights | "DistinctWeights" >> beam.Distinct() | beam.combiners.ToList()
+    _ = (
+        counts
+        | "Metadata"
+        >> beam.Map(
+            lambda c, w: json.dumps(_metadata(c, w, settings), indent=2, sort_keys=True),
+            w=beam.pvalue.AsSingleton(weights_seen),
+        )
+        | "WriteMetadata"
+        >> beam.io.WriteToText(
+            FileSystems.join(output_dir, METADATA_FILE), num_shards=1, shard_name_template=""
+        )
+    )
+
+
+def read_metadata(output_dir):
+    """The metadata.json a finished job wrote."""
+    with FileSystems.open(FileSystems.join(output_dir, METADATA_FILE)) as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def _is_local(options):
+    runner = options.view_as(StandardOptions).runner
+    return runner is None or str(runner).lower() in LOCAL_RUNNERS
+
+
+def run_feature_job(
+    records,
+    output_dir,
+    *,
+    cnn_weights=None,
+    vggish_weights=None,
+    pca_params=None,
+    allow_random_weights=False,
+    use_audio=True,
+    random_seed=DEFAULT_RANDOM_SEED,
+    max_failure_ratio=0.1,
+    decode_timeout_s=300.0,
+    batch_size=2,
+    num_shards=0,
+    pipeline_args=None,
+    show_progress=False,
+):
+    """Runs the job on `records` and returns the metadata it wrote.
+
+    Args:
+      records: VideoRecords (from an adapter or built by hand).
+      output_dir: output folder (local or URI).
+      cnn_weights: "imagenet" or a path to ResNet152 (no top) weights.
+      vggish_weights: path to VGGish weights (`*.weights.h5` or `vggish_model.ckpt`).
+      pca_params: path to `vggish_pca_params.npz`, optional.
+      allow_random_weights: run without weights, using fixed-seed random ones (tests, demos).
+      use_audio: False skips VGGish (audio zeros, has_audio 0).
+      random_seed: seed of the random weights.
+      max_failure_ratio: the job raises FailureRatioExceededError above this ratio.
+      decode_timeout_s: seconds allowed to decode one video.
+      batch_size: videos per CNN call.
+      num_shards: TFRecord shards per split (0: the runner decides).
+      pipeline_args: Beam pipeline options as command-line strings (e.g. ["--runner=...",
+        "--direct_running_mode=in_memory"]). Locally the default is multi_processing with
+        2 workers.
+      show_progress: print done / total / rate / failures while a local run goes on.
+
+    Returns:
+      The metadata dict (also in <output_dir>/metadata.json).
+
+    Raises:
+      MissingWeightsError: no weights and allow_random_weights is False.
+      ValueError: no records or a bad setting.
+      FailureRatioExceededError: too many videos failed (outputs are still written).
+    """
+    records = list(records)
+    if not records:
+        raise ValueError("the feature job got no videos")
+    if not all(isinstance(r, VideoRecord) for r in records):
+        raise ValueError("records must be VideoRecord instances (see beam_jobs.adapters)")
+    if not 0.0 <= max_failure_ratio <= 1.0:
+        raise ValueError(f"max_failure_ratio must be in [0, 1], got {max_failure_ratio}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    no_weights = cnn_weights is None or (use_audio and vggish_weights is None)
+    if no_weights and not allow_random_weights:
+        raise MissingWeightsError(
+            "the feature job needs --cnn_weights imagenet|PATH and --vggish_weights PATH "
+            "(or --no_audio); --allow_random_weights runs with fixed-seed random weights, "
+            "for tests and demos only"
+        )
+    if no_weights:
+        _LOG.warning(
+            "*** RANDOM WEIGHTS (seed=%d): the features are NOT usable for real captioning ***",
+            random_seed,
+        )
+    extractor_kwargs = dict(
+        cnn_weights=cnn_weights,
+        vggish_weights=vggish_weights,
+        allow_random_weights=allow_random_weights,
+        pca_params=pca_params,
+        use_audio=use_audio,
+        random_seed=random_seed,
+    )
+    settings = {
+        "num_frames": contract.NUM_FRAMES,
+        "frame_size": contract.FRAME_SIZE,
+        "weights": {
+            "cnn": cnn_weights or f"random(seed={random_seed})",
+            "vggish": (vggish_weights or f"random(seed={random_seed + 1})")
+            if use_audio
+            else "disabled",
+            "vggish_pca_params": pca_params,
+        },
+        "max_failure_ratio": max_failure_ratio,
+        "decode_timeout_s": decode_timeout_s,
+        "batch_size": batch_size,
+        "num_shards": num_shards,
+    }
+    options = PipelineOptions(list(pipeline_args or []))
+    local = _is_local(options)
+    runner = None
+    if local:
+        direct = options.view_as(DirectOptions)
+        given = " ".join(pipeline_args or [])
+        if "--direct_running_mode" not in given:  # the issue's default: multi-processing
+            direct.direct_running_mode = "multi_processing"
+        if "--direct_num_workers" not in given and direct.direct_running_mode != "in_memory":
+            direct.direct_num_workers = 2
+        # The FnApiRunner directly: the DirectRunner would first try the Prism runner, whose
+        # binary it downloads from GitHub (no internet on our machines), then fall back.
+        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+        runner = FnApiRunner()
+        settings["runner"] = (
+            f"FnApiRunner({direct.direct_running_mode}, workers={direct.direct_num_workers})"
+        )
+    else:
+        settings["runner"] = str(options.view_as(StandardOptions).runner)
+    handler = KerasFeatureModelHandler(extractor_kwargs, max_batch_size=batch_size)
+    progress_root = tempfile.mkdtemp(prefix="vre-progress-") if local and show_progress else None
+    display = progress_lib.ProgressDisplay(progress_root, len(records)) if progress_root else None
+    pipeline = beam.Pipeline(runner=runner, options=options)
+    build_pipeline(
+        pipeline,
+        records,
+        output_dir,
+        handler,
+        settings,
+        num_shards=num_shards,
+        decode_timeout_s=decode_timeout_s,
+        progress_dir=str(display.folder) if display else None,
+    )
+    if display:
+        with display:
+            pipeline.run().wait_until_finish()
+    else:
+        pipeline.run().wait_until_finish()
+    metadata = read_metadata(output_dir)
+    _LOG.info(
+        "feature job: %d ok, %d failed of %d videos -> %s",
+        metadata["videos_ok"],
+        metadata["videos_failed"],
+        metadata["videos_total"],
+        output_dir,
+    )
+    if metadata["failure_ratio"] > max_failure_ratio:
+        raise FailureRatioExceededError(
+            f"{metadata['videos_failed']} of {metadata['videos_total']} videos failed "
+            f"(ratio {metadata['failure_ratio']:.3f} > --max_failure_ratio {max_failure_ratio}); "
+            f"see {FileSystems.join(output_dir, DEAD_LETTER_FILE)}"
+        )
+    return metadata
+
+
+def add_job_arguments(parser):
+    """The job's own flags (Beam's pipeline options are passed through untouched)."""
+    parser.add_argument("--dataset", choices=("msrvtt", "msvd", "manifest"), required=True)
+    parser.add_argument(
+        "--annotations",
+        nargs="+",
+        default=[],
+        help="msrvtt: *_videodatainfo.json files or the zip holding them; msvd: caption files "
+        "(vidN<TAB>caption, '<clip id> caption' lines or the corpus CSV)",
+    )
+    parser.add_argument("--msvd_mapping", help="msvd: youtube_mapping.txt ('<clip id> vidN')")
+    parser.add_argument("--video_dir", help="msrvtt / msvd: folder of the videos (local or URI)")
+    parser.add_argument("--video_ext", help="video file extension (default .mp4 / .avi)")
+    parser.add_argument("--manifest", help="manifest: a .jsonl or .csv (id, path, split, captions)")
+    parser.add_argument("--output_dir", required=True, help="output folder (local or URI)")
+    parser.add_argument("--cnn_weights", help="'imagenet' or a ResNet152 (no top) weights file")
+    parser.add_argument("--vggish_weights", help="VGGish *.weights.h5 or vggish_model.ckpt")
+    parser.add_argument("--vggish_pca_params", help="vggish_pca_params.npz (optional)")
+    parser.add_argument(
+        "--allow_random_weights",
+        action="store_true",
+        help="run without weights, with fixed-seed random ones (tests and demos only)",
+    )
+    parser.add_argument("--no_audio", action="store_true", help="skip VGGish (e.g. MSVD)")
+    parser.add_argument("--random_seed", type=int, default=DEFAULT_RANDOM_SEED)
+    parser.add_argument("--max_failure_ratio", type=float, default=0.1)
+    parser.add_argument("--decode_timeout_s", type=float, default=300.0)
+    parser.add_argument("--batch_size", type=int, default=2, help="videos per CNN call")
+    parser.add_argument("--num_shards", type=int, default=0, help="shards per split (0: auto)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N videos (0: all)")
+
+
+def records_from_args(args):
+    """The VideoRecords the parsed flags describe (adapters run here, in the driver)."""
+    from beam_jobs.adapters.manifest import read_manifest
+    from beam_jobs.adapters.msrvtt import read_msrvtt
+    from beam_jobs.adapters.msvd import read_msvd
+
+    if args.dataset == "manifest":
+        if not args.manifest:
+            raise ValueError("--dataset manifest needs --manifest FILE")
+        records = read_manifest(args.manifest)
+    elif args.dataset == "msrvtt":
+        if not args.annotations or not args.video_dir:
+            raise ValueError("--dataset msrvtt needs --annotations FILE... and --video_dir DIR")
+        records = read_msrvtt(args.annotations, args.video_dir, args.video_ext or ".mp4")
+    else:
+        if not args.msvd_mapping or not args.annotations or not args.video_dir:
+            raise ValueError(
+                "--dataset msvd needs --msvd_mapping FILE, --annotations FILE... and --video_dir"
+            )
+        records = read_msvd(
+            args.msvd_mapping, args.annotations, args.video_dir, args.video_ext or ".avi"
+        )
+    if args.limit:
+        records = records[: args.limit]
+    return records
+
+
+def run_from_args(args, pipeline_args, show_progress=False):
+    """Runs the job from parsed job flags plus Beam pipeline flags; returns the metadata."""
+    return run_feature_job(
+        records_from_args(args),
+        args.output_dir,
+        cnn_weights=args.cnn_weights,
+        vggish_weights=args.vggish_weights,
+        pca_params=args.vggish_pca_params,
+        allow_random_weights=args.allow_random_weights,
+        use_audio=not args.no_audio,
+        random_seed=args.random_seed,
+        max_failure_ratio=args.max_failure_ratio,
+        decode_timeout_s=args.decode_timeout_s,
+        batch_size=args.batch_size,
+        num_shards=args.num_shards,
+        pipeline_args=pipeline_args,
+        show_progress=show_progress,
+    )
+
+
+def run(argv=None, save_main_session=False):
+    """Command-line entry: job flags plus any Beam pipeline options; returns the metadata.
+
+    save_main_session is False by default: every transform lives in an importable module that
+    `setup.py` ships to workers, so nothing from __main__ needs pickling.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_job_arguments(parser)
+    args, pipeline_args = parser.parse_known_args(argv)
+    if save_main_session:
+        pipeline_args = list(pipeline_args) + ["--save_main_session"]
+    return run_from_args(args, pipeline_args)
+
+
+if __name__ == "__main__":
+    logging.getLogger().setLevel(logging.INFO)
+    run()
