@@ -233,9 +233,21 @@ class VRECaptioner(keras.Model):
                 self.reward_tracker, self.sample_reward_tracker, self.greedy_reward_tracker,
                 self.key_frames]
 
-    def _metric_logs(self):
+    def _metric_logs(self, training=True):
+        """This phase's metrics only (a metric the phase never updates would just log zeros)."""
+        names = {"loss", "xe1", "xe2", "key_frame_histogram"}
+        if training:
+            names = {
+                PHASE_STEP1_XE: {"loss", "xe1"},
+                PHASE_JOINT: {"loss", "xe1", "xe2", "lr_plus", "reward", "key_frame_histogram"},
+                PHASE_FIXED_KEY_FRAMES: {"loss", "xe1", "xe2", "key_frame_histogram"},
+                PHASE_SELF_CRITICAL: {"loss", "sample_reward", "greedy_reward",
+                                      "key_frame_histogram"},
+            }[self.phase]
         logs = {}
         for metric in self.metrics:
+            if metric.name not in names:
+                continue
             result = metric.result()
             if isinstance(result, dict):
                 logs.update(result)
@@ -373,7 +385,7 @@ class VRECaptioner(keras.Model):
         per_example = xe1 if self.phase == PHASE_STEP1_XE else xe1 + xe2
         out = {"xe1": xe1, "xe2": xe2, "key_frame": key_frame}
         self._update_trackers(out, tf.reduce_mean(per_example), data)
-        return self._metric_logs()
+        return self._metric_logs(training=False)
 
     def _update_trackers(self, out, loss, data):
         self.loss_tracker.update_state(loss)

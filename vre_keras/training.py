@@ -1,0 +1,248 @@
+"""The training schedule of §4.2 as one resumable routine (what the TFX Trainer's run_fn calls).
+
+Phase 1: XE of step 1, refocus off.  Phase 2: L_All (XE2 + XE1 + beta LR+), R_{e-1} updated per
+epoch.  Then the best phase-2 weights (lowest validation XE2) are restored, their key frame per
+training video is stored as a constant table and the encoder is copied into the serving key-frame
+predictor.  Phase 3: retraining with those key frames, refocus off.  Phase 4: self-critical
+fine-tuning with CIDEr-D + ROUGE_L and the greedy caption as baseline.  Finally the SavedModel
+(Contract 2) is exported.
+
+State after every epoch (weights, optimizer, per-video tables) goes to a tf.train.Checkpoint and a
+progress file under working_dir, so a killed run continues from its last finished epoch.
+"""
+
+import json
+import logging
+import pathlib
+import shutil
+
+from vre_keras.config import ModelConfig, ScheduleConfig
+
+PROGRESS_FILE = "progress.json"
+VOCABULARY_FILE = "vocabulary.txt"
+KEY_FRAMES_FILE = "key_frames.json"
+BEST_PHASE2_WEIGHTS = "best_phase2.weights.h5"
+
+_log = logging.getLogger(__name__)
+
+
+def _is_chief(strategy):
+    """True on the worker that owns the outputs (the only one for single-worker strategies)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    cluster = resolver.cluster_spec().as_dict()
+    if "chief" in cluster:
+        return resolver.task_type == "chief"
+    return resolver.task_type == "worker" and resolver.task_id == 0
+
+
+def _worker_dir(working_dir, strategy, chief):
+    """Chief writes to working_dir; other workers to a private scratch folder (every worker must
+    take part in a checkpoint write under MultiWorkerMirroredStrategy)."""
+    if chief:
+        return working_dir
+    return working_dir / f".worker_{strategy.cluster_resolver.task_id}"
+
+
+def _epochs(schedule, phase):
+    return [None, schedule.phase1_epochs, schedule.phase2_epochs, schedule.phase3_epochs,
+            schedule.phase4_epochs][phase]
+
+
+class _Progress:
+    """phase / finished epochs / history, as JSON beside the checkpoints."""
+
+    def __init__(self, path):
+        self.path = path
+        self.state = {"phase": 1, "epoch": 0, "history": {}, "best_phase2": None,
+                      "key_frames_fixed": False, "exported": False}
+        if path.exists():
+            self.state.update(json.loads(path.read_text()))
+
+    def save(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=2))
+        tmp.replace(self.path)
+
+
+def _fix_key_frames(model, config, vocabulary, train_files, video_ids, batch_size):
+    """Stores the current model's refocused key frame of every training video (phase 3's
+    constants) and copies the encoder into the serving key-frame predictor."""
+    import numpy as np
+    import tensorflow as tf
+
+    from vre_keras.dataset import make_dataset
+    from vre_keras.vre_captioner import AUDIO, TEMPORAL, VIDEO_INDEX
+
+    table = -np.ones([max(len(video_ids), 1)], np.int32)
+
+    @tf.function
+    def key_frames(temporal, audio):
+        _, o1 = model.encoder.step1(temporal, audio)
+        return model.encoder.refocus(o1, temporal)[1]
+
+    for batch in make_dataset(train_files, config, vocabulary, batch_size, video_ids=video_ids,
+                              per_video=True):
+        keys = key_frames(batch[TEMPORAL], batch[AUDIO]).numpy()
+        table[batch[VIDEO_INDEX].numpy()] = keys
+    model.key_frame_table.assign(table)
+    model.freeze_key_frame_predictor()
+    return table
+
+
+def run_schedule(train_files, eval_files, model_config, schedule_config, working_dir,
+                 serving_model_dir, log_dir, strategy=None) -> dict:
+    """Trains the VRE captioner through phases 1-4 and exports it.
+
+    Args:
+        train_files: gzip TFRecord glob(s) of Contract 1 with the training videos.
+        eval_files: glob(s) of the evaluation videos, or None to skip validation.
+        model_config: ModelConfig or its dict.
+        schedule_config: ScheduleConfig or its dict.
+        working_dir: checkpoints, progress, vocabulary and saved key frames (resume from here).
+        serving_model_dir: where the SavedModel is written (must not hold one yet).
+        log_dir: TensorBoard logs, one sub-folder per phase.
+        strategy: a tf.distribute strategy; None uses the default (current) strategy.
+
+    Returns:
+        dict with per-phase histories (loss, xe1, xe2, lr_plus, reward, ... and val_*), the
+        vocabulary size, the number of training videos, the saved key-frame histogram and the
+        export path.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from vre_keras.dataset import make_dataset, read_references
+    from vre_keras.event_logging import ScalarEventLogger
+    from vre_keras.export import export_saved_model
+    from vre_keras.vocabulary import Vocabulary
+    from vre_keras.vre_captioner import PHASE_JOINT, PHASE_SELF_CRITICAL, VRECaptioner
+
+    config = model_config if isinstance(model_config, ModelConfig) else ModelConfig.from_dict(
+        model_config)
+    schedule = (schedule_config if isinstance(schedule_config, ScheduleConfig)
+                else ScheduleConfig.from_dict(schedule_config))
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = _is_chief(strategy)
+    working_dir = pathlib.Path(working_dir)
+    own_dir = _worker_dir(working_dir, strategy, chief)
+    own_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = pathlib.Path(log_dir)
+
+    references = read_references(train_files)
+    video_ids = sorted(k for k, v in references.items() if v)
+    if not video_ids:
+        raise ValueError(f"no training video with captions in {train_files}")
+    vocabulary_path = working_dir / VOCABULARY_FILE
+    if vocabulary_path.exists():
+        vocabulary = Vocabulary.load(vocabulary_path)  # resume: keep the ids the weights use
+    else:
+        vocabulary = Vocabulary.build(
+            (c for v in video_ids for c in references[v]), min_count=config.min_word_count)
+        if chief:
+            vocabulary.save(vocabulary_path)
+            (working_dir / "model_config.json").write_text(json.dumps(config.to_dict(), indent=2))
+            (working_dir / "schedule_config.json").write_text(
+                json.dumps(schedule.to_dict(), indent=2))
+
+    with strategy.scope():
+        model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=len(video_ids))
+        model.build_all()
+        optimizer = keras.optimizers.Adam(config.learning_rate)
+        optimizer.build(model.trainable_variables)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    manager = tf.train.CheckpointManager(checkpoint, str(own_dir / "checkpoints"), max_to_keep=2)
+    progress = _Progress(working_dir / PROGRESS_FILE)
+    if manager.latest_checkpoint and progress.state["epoch"] + progress.state["phase"] > 1:
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+        _log.info("resumed from %s at phase %s epoch %s", manager.latest_checkpoint,
+                  progress.state["phase"], progress.state["epoch"])
+
+    repeat = schedule.steps_per_epoch is not None
+
+    def train_data(per_video=False):
+        return make_dataset(train_files, config, vocabulary, schedule.batch_size, shuffle=True,
+                            repeat=repeat, video_ids=video_ids, per_video=per_video,
+                            shuffle_buffer=schedule.shuffle_buffer, seed=config.seed)
+
+    eval_data = None
+    if eval_files:
+        eval_data = make_dataset(eval_files, config, vocabulary, schedule.batch_size,
+                                 repeat=schedule.eval_steps is not None)
+
+    def save_epoch():
+        manager.save()
+        if chief:
+            progress.save()
+
+    for phase in (1, 2, 3, 4):
+        if phase == 3 and not progress.state["key_frames_fixed"]:
+            best = own_dir / BEST_PHASE2_WEIGHTS
+            if best.exists():
+                model.load_weights(str(best))
+            table = _fix_key_frames(model, config, vocabulary, train_files, video_ids,
+                                    schedule.batch_size)
+            if chief:
+                (working_dir / KEY_FRAMES_FILE).write_text(
+                    json.dumps(dict(zip(video_ids, table.tolist())), indent=1))
+            progress.state["key_frames_fixed"] = True
+            save_epoch()
+        epochs = _epochs(schedule, phase)
+        if phase < progress.state["phase"] or epochs == 0:
+            continue
+        if phase > progress.state["phase"]:
+            progress.state.update(phase=phase, epoch=0)
+        if phase == PHASE_SELF_CRITICAL:
+            from vre_keras.caption_metrics.reward import CaptionReward
+
+            model.set_reward(CaptionReward({v: references[v] for v in video_ids}), vocabulary)
+        model.set_phase(phase)
+        model.compile(optimizer=optimizer, jit_compile=False)
+        data = train_data(per_video=phase == PHASE_SELF_CRITICAL)
+        tensorboard = ScalarEventLogger(log_dir / f"phase{phase}")
+        history = progress.state["history"].setdefault(str(phase), {})
+        for epoch in range(progress.state["epoch"], epochs):
+            logs = model.fit(
+                data,
+                epochs=epoch + 1,
+                initial_epoch=epoch,
+                steps_per_epoch=schedule.steps_per_epoch,
+                validation_data=eval_data,
+                validation_steps=schedule.eval_steps,
+                callbacks=[tensorboard],
+                verbose=0,
+            ).history
+            for key, values in logs.items():
+                history.setdefault(key, []).append(float(values[-1]))
+            if phase == PHASE_JOINT:
+                model.end_reward_epoch()
+                score = history.get("val_xe2", history["xe2"])[-1]
+                if progress.state["best_phase2"] is None or score < progress.state["best_phase2"]:
+                    progress.state["best_phase2"] = score
+                    model.save_weights(str(own_dir / BEST_PHASE2_WEIGHTS))
+            progress.state["epoch"] = epoch + 1
+            save_epoch()
+            _log.info("phase %d epoch %d: %s", phase, epoch + 1,
+                      {k: round(v[-1], 4) for k, v in history.items() if "key_frame" not in k})
+    if not progress.state["key_frames_fixed"]:  # no phase 3/4: still give serving a predictor
+        model.freeze_key_frame_predictor()
+
+    if chief and not progress.state["exported"]:
+        export_saved_model(model, vocabulary, serving_model_dir)
+        progress.state["exported"] = True
+        progress.save()
+    if not chief:
+        shutil.rmtree(own_dir, ignore_errors=True)
+    key_frames = np.bincount(np.clip(model.key_frame_table.numpy(), 0, None),
+                             minlength=config.num_frames)
+    return {
+        "phases": progress.state["history"],
+        "vocab_size": len(vocabulary),
+        "num_videos": len(video_ids),
+        "key_frame_histogram": key_frames.tolist(),
+        "serving_model_dir": str(serving_model_dir),
+        "working_dir": str(working_dir),
+    }
