@@ -17,9 +17,8 @@ import logging
 import numpy as np
 
 from beam_jobs import cnn_features, log_mel, vggish
+from beam_jobs.job_args import DEFAULT_RANDOM_SEED
 from vre_common import contract
-
-DEFAULT_RANDOM_SEED = 20190000  # fixed: random weights must be the same in every process
 
 _LOG = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 
 from beam_jobs import progress as progress_lib
 from beam_jobs.feature_extractor import DEFAULT_RANDOM_SEED, MissingWeightsError
+from beam_jobs.job_args import add_job_arguments
 from beam_jobs.model_handler import KerasFeatureModelHandler
 from beam_jobs.video_record import VideoRecord
 from vre_common import contract
@@ -74,15 +75,46 @@ class _KeepFirstPerId(beam.DoFn):
 
 
 class _DecodeFn(beam.DoFn):
-    """Decodes one video with PyAV (run in a subprocess by with_exception_handling)."""
+    """VideoRecord -> (record, DecodedVideo) with `decode_fn` (PyAV's decode_video)."""
 
-    def __init__(self, num_frames):
+    def __init__(self, decode_fn, num_frames):
+        self.decode_fn = decode_fn
         self.num_frames = num_frames
 
     def process(self, record):
+        yield record, self.decode_fn(record.path, num_frames=self.num_frames)
+
+
+class DecodeVideos(beam.PTransform):
+    """VideoRecords -> ((record, DecodedVideo), dead letters of stage "decode").
+
+    Decoding runs in a subprocess of each worker (Beam's `with_exception_handling(
+    use_subprocess=True)`): a segfault or a hang in FFmpeg on one file costs that file only (the
+    subprocess is killed and restarted), not the worker and every video of its bundle.
+
+    Args:
+      num_frames: K.
+      timeout_s: seconds allowed per video.
+      decode_fn: `(path, num_frames=K) -> DecodedVideo`; `decode_video` unless a test needs a
+        decoder that misbehaves.
+    """
+
+    def __init__(self, num_frames=contract.NUM_FRAMES, timeout_s=300.0, decode_fn=None):
+        super().__init__()
         from beam_jobs.video_decoding import decode_video
 
-        yield record, decode_video(record.path, num_frames=self.num_frames)
+        self.num_frames = num_frames
+        self.timeout_s = timeout_s
+        self.decode_fn = decode_fn or decode_video
+
+    def expand(self, records):
+        decoded, failed = records | "DecodeInSubprocess" >> beam.ParDo(
+            _DecodeFn(self.decode_fn, self.num_frames)
+        ).with_exception_handling(use_subprocess=True, timeout=self.timeout_s)
+        letters = failed | "DecodeLetters" >> beam.Map(
+            lambda f: dead_letter(f[0], "decode", _error_text(f[1]))
+        )
+        return decoded, letters
 
 
 class _EncodeFn(beam.DoFn):
@@ -153,11 +185,9 @@ class ExtractFeatures(beam.PTransform):
             | "KeepFirstPerId"
             >> beam.ParDo(_KeepFirstPerId()).with_outputs(_KeepFirstPerId.DUPLICATE, main="unique")
         )
-        # A subprocess per worker runs FFmpeg: a segfault or a hang on one file costs that file
-        # only (Beam kills and restarts the subprocess) instead of the worker and its bundle.
-        decoded, decode_failed = unique.unique | "Decode" >> beam.ParDo(
-            _DecodeFn(self.num_frames)
-        ).with_exception_handling(use_subprocess=True, timeout=self.decode_timeout_s)
+        decoded, decode_letters = unique.unique | "Decode" >> DecodeVideos(
+            self.num_frames, self.decode_timeout_s
+        )
         inferred, inference_failed = decoded | "Features" >> RunInference(
             KeyedModelHandler(self.model_handler)
         ).with_exception_handling()
@@ -166,9 +196,7 @@ class ExtractFeatures(beam.PTransform):
         ).with_exception_handling()
         letters = (
             unique[_KeepFirstPerId.DUPLICATE],
-            decode_failed
-            | "DecodeLetters"
-            >> beam.Map(lambda f: dead_letter(f[0], "decode", _error_text(f[1]))),
+            decode_letters,
             inference_failed.failed_inferences
             | "FeatureLetters" >> beam.FlatMap(_failed_batch_letters),
             encode_failed
@@ -292,6 +320,16 @@ def read_metadata(output_dir):
     """The metadata.json a finished job wrote."""
     with FileSystems.open(FileSystems.join(output_dir, METADATA_FILE)) as f:
         return json.loads(f.read().decode("utf-8"))
+
+
+def check_failure_ratio(metadata, max_failure_ratio, output_dir):
+    """Raises FailureRatioExceededError when the job's failure ratio passes the maximum."""
+    if metadata["failure_ratio"] > max_failure_ratio:
+        raise FailureRatioExceededError(
+            f"{metadata['videos_failed']} of {metadata['videos_total']} videos failed "
+            f"(ratio {metadata['failure_ratio']:.3f} > --max_failure_ratio {max_failure_ratio}); "
+            f"see {FileSystems.join(output_dir, DEAD_LETTER_FILE)}"
+        )
 
 
 def _is_local(options):
@@ -435,45 +473,8 @@ def run_feature_job(
         metadata["videos_total"],
         output_dir,
     )
-    if metadata["failure_ratio"] > max_failure_ratio:
-        raise FailureRatioExceededError(
-            f"{metadata['videos_failed']} of {metadata['videos_total']} videos failed "
-            f"(ratio {metadata['failure_ratio']:.3f} > --max_failure_ratio {max_failure_ratio}); "
-            f"see {FileSystems.join(output_dir, DEAD_LETTER_FILE)}"
-        )
+    check_failure_ratio(metadata, max_failure_ratio, output_dir)
     return metadata
-
-
-def add_job_arguments(parser):
-    """The job's own flags (Beam's pipeline options are passed through untouched)."""
-    parser.add_argument("--dataset", choices=("msrvtt", "msvd", "manifest"), required=True)
-    parser.add_argument(
-        "--annotations",
-        nargs="+",
-        default=[],
-        help="msrvtt: *_videodatainfo.json files or the zip holding them; msvd: caption files "
-        "(vidN<TAB>caption, '<clip id> caption' lines or the corpus CSV)",
-    )
-    parser.add_argument("--msvd_mapping", help="msvd: youtube_mapping.txt ('<clip id> vidN')")
-    parser.add_argument("--video_dir", help="msrvtt / msvd: folder of the videos (local or URI)")
-    parser.add_argument("--video_ext", help="video file extension (default .mp4 / .avi)")
-    parser.add_argument("--manifest", help="manifest: a .jsonl or .csv (id, path, split, captions)")
-    parser.add_argument("--output_dir", required=True, help="output folder (local or URI)")
-    parser.add_argument("--cnn_weights", help="'imagenet' or a ResNet152 (no top) weights file")
-    parser.add_argument("--vggish_weights", help="VGGish *.weights.h5 or vggish_model.ckpt")
-    parser.add_argument("--vggish_pca_params", help="vggish_pca_params.npz (optional)")
-    parser.add_argument(
-        "--allow_random_weights",
-        action="store_true",
-        help="run without weights, with fixed-seed random ones (tests and demos only)",
-    )
-    parser.add_argument("--no_audio", action="store_true", help="skip VGGish (e.g. MSVD)")
-    parser.add_argument("--random_seed", type=int, default=DEFAULT_RANDOM_SEED)
-    parser.add_argument("--max_failure_ratio", type=float, default=0.1)
-    parser.add_argument("--decode_timeout_s", type=float, default=300.0)
-    parser.add_argument("--batch_size", type=int, default=2, help="videos per CNN call")
-    parser.add_argument("--num_shards", type=int, default=0, help="shards per split (0: auto)")
-    parser.add_argument("--limit", type=int, default=0, help="only the first N videos (0: all)")
 
 
 def records_from_args(args):
