@@ -1,20 +1,25 @@
-"""Fixtures of the serving tests: exported test models and a running server on loopback."""
-
-import shutil
+"""Fixtures of the serving tests: exported models and a running server on loopback."""
 
 import grpc
 import pytest
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from serving.server import ModelServer
+from tests.serving.helpers import MODEL_NAME, install_version
 from tests.serving.toy_model import export_toy_model
 
-MODEL_NAME = "vre"
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    """The real tiny VRE captioner exported in Contract 2 (built once per session, ~20 s)."""
+    from vre_keras.tiny_model import build_tiny_exported_model
+
+    return build_tiny_exported_model(str(tmp_path_factory.mktemp("tiny") / "model"))
 
 
 @pytest.fixture(scope="session")
 def toy_export(tmp_path_factory):
-    """A toy Contract-2 SavedModel (offset 0), exported once; copy it into a base path."""
+    """A toy Contract-2 SavedModel whose answers numpy can check (offset 0)."""
     return export_toy_model(str(tmp_path_factory.mktemp("toy") / "model"))
 
 
@@ -24,29 +29,19 @@ def toy_export_offset(tmp_path_factory):
     return export_toy_model(str(tmp_path_factory.mktemp("toy1") / "model"), offset=1)
 
 
-def install_version(source: str, base_path, version: int) -> str:
-    """Copies an exported SavedModel into <base_path>/<version> the way a Pusher does:
-    into a temporary name first, then renamed, so the watcher never sees half a copy."""
-    staging = base_path / f".staging-{version}"
-    shutil.copytree(source, staging)
-    final = base_path / str(version)
-    staging.rename(final)
-    return str(final)
-
-
-@pytest.fixture(scope="module")
-def toy_server(tmp_path_factory, toy_export):
-    """A server of the toy model (version 1) on loopback, shared by a test module."""
+@pytest.fixture(scope="session")
+def tiny_server(tmp_path_factory, tiny_export):
+    """A server of the tiny model (version 1) on loopback, shared by the session."""
     base = tmp_path_factory.mktemp("base")
-    install_version(toy_export, base, 1)
+    install_version(tiny_export, base, 1)
     with ModelServer(MODEL_NAME, str(base), poll_interval_s=0) as server:
         yield server
 
 
-@pytest.fixture(scope="module")
-def stubs(toy_server):
-    """(PredictionServiceStub, ModelServiceStub) on the toy server."""
-    channel = grpc.insecure_channel(toy_server.grpc_target)
+@pytest.fixture(scope="session")
+def stubs(tiny_server):
+    """(PredictionServiceStub, ModelServiceStub) on the tiny model's server."""
+    channel = grpc.insecure_channel(tiny_server.grpc_target)
     yield (
         prediction_service_pb2_grpc.PredictionServiceStub(channel),
         model_service_pb2_grpc.ModelServiceStub(channel),

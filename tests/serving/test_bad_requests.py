@@ -15,10 +15,11 @@ from tensorflow_serving.apis import (
 )
 
 from serving.warmup import make_predict_request
-from tests.serving.conftest import MODEL_NAME
-from tests.serving.toy_model import AUDIO_DIM, C, K, REGIONS, toy_inputs
+from tests.serving.helpers import MODEL_NAME, TINY_C as C, TINY_K as K, TINY_REGIONS as REGIONS
+from tests.serving.helpers import tiny_inputs
+from vre_common.contract import AUDIO_DIM
 
-OK_INPUTS = toy_inputs(1)
+OK_INPUTS = tiny_inputs(1)
 
 
 def _predict(**changes):
@@ -175,7 +176,7 @@ REST_ROWS = [
     ("strings for floats", PREDICT, {"instances": [_instance(audio=["a"] * AUDIO_DIM)]}, 400,
      "is not of expected type: float"),
     ("wrong shape", PREDICT, {"instances": [_instance(temporal=[[0.0] * C] * (K + 1))]}, 400,
-     "'temporal' has shape [1,5,8]"),
+     f"'temporal' has shape [1,{K + 1},{C}]"),
     ("ragged list", PREDICT, {"instances": [_instance(temporal=[[0.0] * C, [0.0]])]}, 400,
      "unequal sizes"),
     ("unequal instances", PREDICT,
@@ -201,9 +202,9 @@ REST_ROWS = [
 
 
 @pytest.mark.e2e
-def test_rest_bad_requests(toy_server, stubs):
+def test_rest_bad_requests(tiny_server, stubs):
     for label, path, body, status, fragment in REST_ROWS:
-        got_status, answer = _post(toy_server.rest_url + path, body)
+        got_status, answer = _post(tiny_server.rest_url + path, body)
         assert got_status == status, (label, answer)
         assert set(answer) == {"error"} and fragment in answer["error"], (label, answer)
     for path, status, fragment in [
@@ -212,8 +213,8 @@ def test_rest_bad_requests(toy_server, stubs):
         ("/v1/models/nope/metadata", 404, "Latest(nope)"),
         ("/v1/models", 400, "Missing model name"),
     ]:
-        got_status, answer = _get(toy_server.rest_url + path)
+        got_status, answer = _get(tiny_server.rest_url + path)
         assert (got_status, fragment in answer["error"]) == (status, True), (path, answer)
-    status, answer = _post(toy_server.rest_url + PREDICT, {"instances": [_instance()]})
-    assert status == 200 and answer["predictions"][0]["caption"].startswith("key frame")
+    status, answer = _post(tiny_server.rest_url + PREDICT, {"instances": [_instance()]})
+    assert status == 200 and isinstance(answer["predictions"][0]["caption"], str)
     _assert_still_serving(stubs)

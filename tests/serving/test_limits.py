@@ -13,7 +13,7 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from serving.server import ModelServer
 from serving.warmup import make_predict_request
-from tests.serving.conftest import MODEL_NAME, install_version
+from tests.serving.helpers import MODEL_NAME, install_version
 from tests.serving.toy_model import export_toy_model, toy_inputs
 
 pytestmark = pytest.mark.e2e

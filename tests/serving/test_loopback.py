@@ -1,4 +1,5 @@
-"""Loopback: the official gRPC stubs and plain HTTP get the same answers as the in-process model."""
+"""Loopback: the official gRPC stubs and plain HTTP get the same captions as the in-process model
+(the real tiny VRE captioner, exported in Contract 2)."""
 
 import json
 import urllib.request
@@ -10,17 +11,16 @@ from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
 from serving.servable import read_signature_defs
 from serving.warmup import make_predict_request
-from tests.serving.conftest import MODEL_NAME
-from tests.serving.toy_model import toy_inputs
+from tests.serving.helpers import MODEL_NAME, TINY_C, TINY_K, tiny_inputs
 from vre_common.contract import OUT_CAPTION, SERVING_DEFAULT, SERVING_OUTPUTS
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def in_process(toy_server):
+def in_process(tiny_server):
     """The same SavedModel called in this process, the reference answers."""
-    path = f"{toy_server.manager.base_path}/1"
+    path = f"{tiny_server.manager.base_path}/1"
     fn = tf.saved_model.load(path).signatures[SERVING_DEFAULT]
     return lambda inputs: {k: v.numpy() for k, v in fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
 
@@ -48,7 +48,7 @@ def _assert_same(expected: dict, got: dict):
 
 
 def test_grpc_predict_matches_in_process(stubs, in_process):
-    inputs = toy_inputs(3, seed=1)
+    inputs = tiny_inputs(3, seed=1)
     response = stubs[0].Predict(make_predict_request(MODEL_NAME, inputs), timeout=30)
     assert response.model_spec.name == MODEL_NAME
     assert response.model_spec.version.value == 1
@@ -58,7 +58,7 @@ def test_grpc_predict_matches_in_process(stubs, in_process):
 
 
 def test_grpc_output_filter_and_default_signature(stubs, in_process):
-    inputs = toy_inputs(2, seed=2)
+    inputs = tiny_inputs(2, seed=2)
     request = make_predict_request(MODEL_NAME, inputs, signature_name="")
     request.output_filter.append(OUT_CAPTION)
     response = stubs[0].Predict(request, timeout=30)
@@ -68,10 +68,10 @@ def test_grpc_output_filter_and_default_signature(stubs, in_process):
     assert list(tf.make_ndarray(response.outputs[OUT_CAPTION])) == list(want)
 
 
-def test_rest_row_and_columnar_formats_match_in_process(toy_server, in_process):
-    inputs = toy_inputs(2, seed=3)
+def test_rest_row_and_columnar_formats_match_in_process(tiny_server, in_process):
+    inputs = tiny_inputs(2, seed=3)
     want = in_process(inputs)
-    url = toy_server.rest_url + "/v1/models/vre/versions/1:predict"
+    url = tiny_server.rest_url + "/v1/models/vre/versions/1:predict"
     rows = _http(url, {"instances": [{k: v[i].tolist() for k, v in inputs.items()} for i in range(2)]})
     assert set(rows) == {"predictions"} and len(rows["predictions"]) == 2
     columns = {name: [row[name] for row in rows["predictions"]] for name in SERVING_OUTPUTS}
@@ -82,8 +82,8 @@ def test_rest_row_and_columnar_formats_match_in_process(toy_server, in_process):
     _assert_same(want, cols["outputs"])
 
 
-def test_metadata_is_the_saved_models_signature_defs(stubs, toy_server):
-    saved = read_signature_defs(f"{toy_server.manager.base_path}/1")
+def test_metadata_is_the_saved_models_signature_defs(stubs, tiny_server):
+    saved = read_signature_defs(f"{tiny_server.manager.base_path}/1")
     response = stubs[0].GetModelMetadata(
         get_model_metadata_pb2.GetModelMetadataRequest(
             model_spec={"name": MODEL_NAME}, metadata_field=["signature_def"]
@@ -94,14 +94,14 @@ def test_metadata_is_the_saved_models_signature_defs(stubs, toy_server):
     assert response.metadata["signature_def"].Unpack(signature_map)
     assert dict(signature_map.signature_def) == saved
     assert response.model_spec.version.value == 1
-    rest = _http(toy_server.rest_url + "/v1/models/vre/metadata")
+    rest = _http(tiny_server.rest_url + "/v1/models/vre/metadata")
     assert rest["model_spec"] == {"name": "vre", "version": "1", "signature_name": ""}
     inputs = rest["metadata"]["signature_def"]["signature_def"][SERVING_DEFAULT]["inputs"]
     assert inputs["temporal"]["dtype"] == "DT_FLOAT"
-    assert [d["size"] for d in inputs["temporal"]["tensor_shape"]["dim"]] == ["-1", "4", "8"]
+    assert [d["size"] for d in inputs["temporal"]["tensor_shape"]["dim"]] == ["-1", str(TINY_K), str(TINY_C)]
 
 
-def test_model_status_over_grpc_and_rest(stubs, toy_server):
+def test_model_status_over_grpc_and_rest(stubs, tiny_server):
     response = stubs[1].GetModelStatus(
         get_model_status_pb2.GetModelStatusRequest(model_spec={"name": MODEL_NAME}), timeout=30
     )
@@ -111,8 +111,8 @@ def test_model_status_over_grpc_and_rest(stubs, toy_server):
     expected = {"model_version_status": [
         {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
     ]}
-    assert _http(toy_server.rest_url + "/v1/models/vre") == expected
-    assert _http(toy_server.rest_url + "/v1/models/vre/versions/1") == expected
+    assert _http(tiny_server.rest_url + "/v1/models/vre") == expected
+    assert _http(tiny_server.rest_url + "/v1/models/vre/versions/1") == expected
 
 
 def test_b64_strings_and_bytes_outputs_in_json():

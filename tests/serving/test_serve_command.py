@@ -14,7 +14,7 @@ import pytest
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from serving.warmup import make_predict_request
-from tests.serving.conftest import MODEL_NAME, install_version
+from tests.serving.helpers import MODEL_NAME, install_version
 from tests.serving.toy_model import toy_inputs
 
 

@@ -13,7 +13,7 @@ from tensorflow_serving.apis import prediction_log_pb2, prediction_service_pb2_g
 from serving.model_manager import AVAILABLE, END, UNLOADING, ModelManager
 from serving.server import ModelServer
 from serving.warmup import make_predict_request, read_warmup_requests, write_warmup_requests
-from tests.serving.conftest import MODEL_NAME, install_version
+from tests.serving.helpers import MODEL_NAME, install_version
 from tests.serving.toy_model import export_broken_model, expected_key_frames, toy_inputs
 from vre_common.contract import OUT_KEY_FRAME, TEMPORAL, WARMUP_FILE
 
