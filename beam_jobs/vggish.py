@@ -134,7 +134,7 @@ class PcaPostprocessor:
                 params = np.load(f)
                 self.eigen_vectors = np.asarray(params[PCA_EIGEN_VECTORS], dtype=np.float64)
                 self.means = np.asarray(params[PCA_MEANS], dtype=np.float64).reshape(-1, 1)
-        except (OSError, KeyError, ValueError) as e:
+        except (OSError, KeyError, ValueError, tf.errors.OpError) as e:
             raise ValueError(
                 f"cannot read VGGish PCA parameters from {self.path}: need an .npz with "
                 f"{PCA_EIGEN_VECTORS!r} [128, 128] and {PCA_MEANS!r} [128, 1] ({e})"
