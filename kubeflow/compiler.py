@@ -114,11 +114,13 @@ def compile_config(config_path: str, image: str, output_path: str, display_name=
         The compiled PipelineSpec.
     """
     from tfx_pipeline.config import load_config
-    from tfx_pipeline.pipeline import create_pipeline_from_config
 
+    # Bad input is refused before TFX (and TensorFlow) are imported, which takes many seconds.
     check_image(image)
     check_package_path(output_path)
     config = load_config(config_path)
+    from tfx_pipeline.pipeline import create_pipeline_from_config
+
     pipeline = create_pipeline_from_config(config, metadata_connection_config=None)
     return compile_pipeline(pipeline, image, output_path, display_name=display_name)
 
