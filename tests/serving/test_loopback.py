@@ -126,3 +126,17 @@ def test_b64_strings_and_bytes_outputs_in_json():
         json_codec.COLUMNAR,
     ))
     assert answer == {"outputs": {"x_bytes": [{"b64": "/w=="}], "y": [[1.5]]}}
+
+
+def test_caption_client_matches_in_process(tiny_server, in_process):
+    from serving.client import CaptionClient
+
+    inputs = tiny_inputs(2, seed=4)
+    want = in_process(inputs)
+    features = [{k: v[i] for k, v in inputs.items()} for i in range(2)]
+    with CaptionClient(tiny_server.grpc_target, MODEL_NAME) as client:
+        answers = client.caption_features(features)
+        assert client.model_status() == [(1, "AVAILABLE")]
+    assert [a["caption"] for a in answers] == [c.decode() for c in want[OUT_CAPTION]]
+    assert [a["key_frame"] for a in answers] == list(want["key_frame"])
+    assert all(a["model_version"] == 1 for a in answers)
