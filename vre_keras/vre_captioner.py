@@ -367,6 +367,10 @@ class VRECaptioner(keras.Model):
             scaled = loss / replicas
         variables = self.trainable_variables
         grads = tape.gradient(scaled, variables)
+        if not self.optimizer.built:
+            # Built for every trainable variable up front: phases update different subsets
+            # (phase 1 leaves the refocus module alone) with one optimizer.
+            self.optimizer.build(variables)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
         self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
         self._update_trackers(out, loss, data)
