@@ -189,12 +189,30 @@ def _run_schedule(args) -> int:
     ))
 
 
+def _report_server_errors(run, args) -> int:
+    """The KFP API refusing a request, or not answering, ends with one line and exit code 1."""
+    if getattr(args, "host", None) is None:
+        return run(args)
+    import kfp_server_api
+    import urllib3
+
+    try:
+        return run(args)
+    except kfp_server_api.ApiException as e:
+        body = (e.body or "").strip().replace("\n", " ")[:500]
+        print(f"vre pipeline: the KFP API at {args.host} answered {e.status} {e.reason}: {body}",
+              file=sys.stderr)
+    except urllib3.exceptions.HTTPError as e:
+        print(f"vre pipeline: cannot reach the KFP API at {args.host}: {e}", file=sys.stderr)
+    return 1
+
+
 def _friendly(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Bad input (ValueError, a missing file) ends with one clear line and exit code 2."""
 
     def wrapped(args) -> int:
         try:
-            return run(args)
+            return _report_server_errors(run, args)
         except (ValueError, FileNotFoundError) as e:
             print(f"vre pipeline: error: {e}", file=sys.stderr)
             return 2

@@ -60,6 +60,8 @@ class RecordingKfpServer:
         self.runs = {}
         self.recurring_runs = {}
         self._ids = itertools.count(1)
+        # Tests set this to list no pipeline (as when another client creates one concurrently).
+        self.hide_pipelines_from_listing = False
         self._lock = threading.Lock()
         self._httpd = None
         self._thread = None
@@ -140,6 +142,8 @@ class RecordingKfpServer:
             return 200, {"multi_user": False}
         if method == "GET" and parts == ["pipelines"]:
             found = [p for p in self.pipelines.values() if _matches(p, query.get("filter"))]
+            if self.hide_pipelines_from_listing:
+                found = []
             return 200, {"pipelines": found, "total_size": len(found)} if found else {}
         if method == "POST" and parts == ["pipelines", "upload"]:
             return self._upload_pipeline(query, record)
