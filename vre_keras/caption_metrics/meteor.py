@@ -2,6 +2,7 @@
 as coco-caption does, so the scores are the reference's to the last digit.
 """
 
+import atexit
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -117,3 +118,21 @@ class MeteorScorer:
         if getattr(self, "_proc", None) is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+
+
+_shared = None
+_shared_lock = threading.Lock()
+
+
+def shared_meteor_scorer() -> MeteorScorer:
+    """One MeteorScorer per process, started on first use and closed at exit.
+
+    The jar takes seconds to load its paraphrase table, so long-lived callers (the TFMA combiner,
+    which extracts one result per slice) share a single JVM instead of starting one per call.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared._proc.poll() is not None:
+            _shared = MeteorScorer()
+            atexit.register(_shared.close)
+        return _shared
