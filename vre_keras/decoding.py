@@ -2,7 +2,7 @@
 and beam search. Core TF ops only, so stock TF Serving runs the exported graph.
 
 All functions decode `length` steps from a video representation o (Alg. 2) and return int32
-tokens [B, L] with <PAD> after the first <EOS>, plus the attention maps [B, L, K] and [B, L, R].
+tokens [B, L] with <PAD> after the first <EOS> (or emitted <PAD>), plus the attention maps [B, L, K] and [B, L, R].
 """
 
 import tensorflow as tf
@@ -23,7 +23,9 @@ def _decode_loop(decoder, o, temporal, spatial, audio, length, choose):
         logits, state, w_t, w_s = decoder.step(o, step_input, state, temporal, spatial, audio)
         word = choose(logits)
         word = tf.where(finished, tf.fill([batch], PAD_ID), word)
-        finished = finished | tf.equal(word, EOS_ID)
+        # A <PAD> the model emits ends the caption as <EOS> does (the serving caption stops at
+        # the first of either).
+        finished = finished | tf.equal(word, EOS_ID) | tf.equal(word, PAD_ID)
         return (t + 1, decoder.embed(word), state, finished, tokens.write(t, word),
                 t_att.write(t, tf.cast(w_t, tf.float32)), s_att.write(t, tf.cast(w_s, tf.float32)))
 
@@ -106,7 +108,8 @@ def beam_search_decode(decoder, o, temporal, spatial, audio, length, beam_size,
         parent = flat // vocab
         word = tf.cast(flat % vocab, tf.int32)
         # Reorder everything that belongs to a beam by its parent.
-        finished = tf.gather(finished, parent, batch_dims=1) | tf.equal(word, EOS_ID)
+        finished = (tf.gather(finished, parent, batch_dims=1) | tf.equal(word, EOS_ID)
+                    | tf.equal(word, PAD_ID))
         at_t = tf.one_hot(t, length, dtype=tf.int32)[None, None, :]
         history = tf.gather(history, parent, batch_dims=1) * (1 - at_t) + word[:, :, None] * at_t
         at_t_f = tf.cast(at_t, tf.float32)[..., None]

@@ -106,7 +106,7 @@ def test_greedy_decode_equals_manual_argmax_loop(model, tiny_batch):
     for t in range(5):
         logits, state, w_t, _ = d.step(o, x, state, *args[1:])
         word = np.where(finished, PAD_ID, logits.numpy().argmax(-1))
-        finished |= word == EOS_ID
+        finished |= (word == EOS_ID) | (word == PAD_ID)
         np.testing.assert_array_equal(tokens[:, t], word)
         np.testing.assert_allclose(t_att[:, t], w_t, rtol=1e-5, atol=1e-6)
         x = d.embed(word)
