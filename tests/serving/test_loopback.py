@@ -140,3 +140,17 @@ def test_caption_client_matches_in_process(tiny_server, in_process):
     assert [a["caption"] for a in answers] == [c.decode() for c in want[OUT_CAPTION]]
     assert [a["key_frame"] for a in answers] == list(want["key_frame"])
     assert all(a["model_version"] == 1 for a in answers)
+
+
+def test_caption_client_names_the_server_on_errors(tiny_server):
+    from serving.client import CaptionClient, CaptionServerError
+
+    with CaptionClient(tiny_server.grpc_target, "other") as client:
+        with pytest.raises(CaptionServerError, match="Could not find any versions of model other"):
+            client.model_status()
+        with pytest.raises(CaptionServerError, match=tiny_server.grpc_target) as info:
+            client.caption_features([{k: v[0] for k, v in tiny_inputs(1).items()}])
+        assert info.value.code.name == "NOT_FOUND"
+    with CaptionClient(tiny_server.grpc_target, MODEL_NAME) as client:
+        with pytest.raises(ValueError, match="have no 'audio'"):
+            client.caption_features([{"temporal": 0, "spatial": 0}])

@@ -39,17 +39,11 @@ class ToyCaptioner(tf.Module):
         self.offset = tf.Variable(offset, dtype=tf.int64, trainable=False)
         self.spin = spin
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, K, C], tf.float32, name=TEMPORAL),
-            tf.TensorSpec([None, REGIONS, C], tf.float32, name=SPATIAL),
-            tf.TensorSpec([None, AUDIO_DIM], tf.float32, name=AUDIO),
-        ]
-    )
     def serve(self, temporal, spatial, audio):
         scores = tf.reduce_sum(temporal, axis=-1)  # (B, K)
         probs = tf.nn.softmax(scores, axis=-1)
-        key = (tf.argmax(scores, axis=-1) + self.offset) % K  # (B,)
+        frames = tf.cast(tf.shape(temporal)[1], tf.int64)
+        key = (tf.argmax(scores, axis=-1) + self.offset) % frames  # (B,)
         batch = tf.shape(temporal)[0]
         caption = tf.strings.join(["key frame ", tf.strings.as_string(key)])
         tokens = tf.tile(key[:, None], [1, L])
@@ -73,10 +67,22 @@ class ToyCaptioner(tf.Module):
         }
 
 
-def export_toy_model(export_dir: str, offset: int = 0, spin: int = 0) -> str:
-    """Exports the toy captioner (see ToyCaptioner for the arguments)."""
+def export_toy_model(
+    export_dir: str, offset: int = 0, spin: int = 0, frames: int = K, channels: int = C,
+    regions: int = REGIONS,
+) -> str:
+    """Exports the toy captioner (see ToyCaptioner) with inputs [B, frames, channels],
+    [B, regions, channels] and [B, 128]."""
     module = ToyCaptioner(offset, spin)
-    tf.saved_model.save(module, export_dir, signatures={SERVING_DEFAULT: module.serve})
+    serve = tf.function(
+        module.serve,
+        input_signature=[
+            tf.TensorSpec([None, frames, channels], tf.float32, name=TEMPORAL),
+            tf.TensorSpec([None, regions, channels], tf.float32, name=SPATIAL),
+            tf.TensorSpec([None, AUDIO_DIM], tf.float32, name=AUDIO),
+        ],
+    )
+    tf.saved_model.save(module, export_dir, signatures={SERVING_DEFAULT: serve})
     return export_dir
 
 
