@@ -17,7 +17,7 @@ import os
 import pathlib
 import sys
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
 DEFAULT_CONFIG = str(pathlib.Path(__file__).resolve().parent / "configs" / "msrvtt.yaml")
 TARGETS = ("kubeflow",)
@@ -37,11 +37,13 @@ class Action:
 
 def _add_compile_source(parser, required_image):
     parser.add_argument(
-        "--image", required=required_image,
+        "--image",
+        required=required_image,
         help="container image every component runs in (built from kubeflow/Dockerfile)",
     )
     parser.add_argument(
-        "--config", default=DEFAULT_CONFIG,
+        "--config",
+        default=DEFAULT_CONFIG,
         help="pipeline config (YAML/TOML, as for `vre pipeline run`); "
         "default: kubeflow/configs/msrvtt.yaml",
     )
@@ -50,11 +52,14 @@ def _add_compile_source(parser, required_image):
 
 def _add_compile_arguments(parser):
     parser.add_argument(
-        "--target", choices=TARGETS, default="kubeflow",
+        "--target",
+        choices=TARGETS,
+        default="kubeflow",
         help="orchestrator to compile for (Kubeflow Pipelines v2, via TFX KubeflowV2DagRunner)",
     )
     parser.add_argument(
-        "--output", required=True,
+        "--output",
+        required=True,
         help="package to write: .yaml (KFP PipelineSpec, what submit uploads) or .json "
         "(TFX PipelineJob)",
     )
@@ -66,8 +71,10 @@ def _compile(args, output) -> None:
 
     spec = compile_config(args.config, args.image, output, display_name=args.display_name)
     params = ", ".join(sorted(spec.root.input_definitions.parameters))
-    print(f"compiled {spec.pipeline_info.name!r}: {len(spec.root.dag.tasks)} tasks, "
-          f"image {args.image}, run-time parameters: {params} -> {output}")
+    print(
+        f"compiled {spec.pipeline_info.name!r}: {len(spec.root.dag.tasks)} tasks, "
+        f"image {args.image}, run-time parameters: {params} -> {output}"
+    )
 
 
 def _run_compile(args) -> int:
@@ -87,19 +94,22 @@ def _parse_param(text: str) -> tuple[str, str]:
 
 def _add_submit_arguments(parser):
     parser.add_argument(
-        "--host", default=os.environ.get("KF_PIPELINES_ENDPOINT"),
+        "--host",
+        default=os.environ.get("KF_PIPELINES_ENDPOINT"),
         help="KFP API URL, e.g. http://localhost:8080 (default: $KF_PIPELINES_ENDPOINT); "
         "a bearer token may be given in $KF_PIPELINES_TOKEN",
     )
     parser.add_argument(
-        "--package", help="compiled package (vre pipeline compile); without it, --image "
+        "--package",
+        help="compiled package (vre pipeline compile); without it, --image "
         "(and --config) compile one first",
     )
     _add_compile_source(parser, required_image=False)
     parser.add_argument("--experiment", default="vre", help="KFP experiment (created if missing)")
     parser.add_argument("--namespace", help="user namespace of a multi-user Kubeflow")
     parser.add_argument(
-        "--service_account", default="vre-pipeline",
+        "--service_account",
+        default="vre-pipeline",
         help="Kubernetes service account of the run's pods (kubeflow/manifests); '' for KFP's",
     )
     parser.add_argument("--pipeline_root", help="override the spec's default pipeline root")
@@ -108,7 +118,11 @@ def _add_submit_arguments(parser):
         "--serving_base", help="serving base for the Pusher: <base>/<model name>/<version>/"
     )
     parser.add_argument(
-        "--param", action="append", type=_parse_param, default=[], metavar="NAME=VALUE",
+        "--param",
+        action="append",
+        type=_parse_param,
+        default=[],
+        metavar="NAME=VALUE",
         help="any other run-time parameter (repeatable)",
     )
 
@@ -121,7 +135,8 @@ def _add_run_arguments(parser):
 def _add_schedule_arguments(parser):
     _add_submit_arguments(parser)
     parser.add_argument(
-        "--cron", required=True,
+        "--cron",
+        required=True,
         help="when to retrain: 5-field cron ('0 3 * * *': daily 03:00 UTC), 6-field with "
         "seconds, or @daily / @every 12h",
     )
@@ -170,10 +185,17 @@ def _run_submit(args) -> int:
     from kubeflow.submission import submit_run
 
     target = _target(args)
-    return _with_package(args, lambda package: submit_run(
-        target, package, data_root=args.data_root, serving_base=args.serving_base,
-        extra_params=dict(args.param), run_name=args.run_name,
-    ))
+    return _with_package(
+        args,
+        lambda package: submit_run(
+            target,
+            package,
+            data_root=args.data_root,
+            serving_base=args.serving_base,
+            extra_params=dict(args.param),
+            run_name=args.run_name,
+        ),
+    )
 
 
 def _run_schedule(args) -> int:
@@ -182,11 +204,21 @@ def _run_schedule(args) -> int:
 
     normalize_cron(args.cron)  # refuse a bad expression before compiling or uploading anything
     target = _target(args)
-    return _with_package(args, lambda package: schedule_run(
-        target, package, args.cron, data_root=args.data_root, serving_base=args.serving_base,
-        extra_params=dict(args.param), job_name=args.job_name,
-        max_concurrency=args.max_concurrency, catchup=args.catchup, start_time=args.start_time,
-    ))
+    return _with_package(
+        args,
+        lambda package: schedule_run(
+            target,
+            package,
+            args.cron,
+            data_root=args.data_root,
+            serving_base=args.serving_base,
+            extra_params=dict(args.param),
+            job_name=args.job_name,
+            max_concurrency=args.max_concurrency,
+            catchup=args.catchup,
+            start_time=args.start_time,
+        ),
+    )
 
 
 def _report_server_errors(run, args) -> int:
@@ -200,8 +232,10 @@ def _report_server_errors(run, args) -> int:
         return run(args)
     except kfp_server_api.ApiException as e:
         body = (e.body or "").strip().replace("\n", " ")[:500]
-        print(f"vre pipeline: the KFP API at {args.host} answered {e.status} {e.reason}: {body}",
-              file=sys.stderr)
+        print(
+            f"vre pipeline: the KFP API at {args.host} answered {e.status} {e.reason}: {body}",
+            file=sys.stderr,
+        )
     except urllib3.exceptions.HTTPError as e:
         print(f"vre pipeline: cannot reach the KFP API at {args.host}: {e}", file=sys.stderr)
     return 1
@@ -223,15 +257,18 @@ def _friendly(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 ACTIONS = {
     "compile": Action(
         "compile the pipeline for Kubeflow Pipelines (KFP v2 spec via TFX KubeflowV2DagRunner)",
-        _add_compile_arguments, _friendly(_run_compile),
+        _add_compile_arguments,
+        _friendly(_run_compile),
     ),
     "submit": Action(
         "upload the compiled pipeline to Kubeflow Pipelines and start a run now",
-        _add_run_arguments, _friendly(_run_submit),
+        _add_run_arguments,
+        _friendly(_run_submit),
     ),
     "schedule": Action(
         "upload the compiled pipeline and create a recurring run (scheduled retraining)",
-        _add_schedule_arguments, _friendly(_run_schedule),
+        _add_schedule_arguments,
+        _friendly(_run_schedule),
     ),
 }
 

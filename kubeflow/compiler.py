@@ -17,7 +17,9 @@ from kubeflow import runtime_parameters
 
 PACKAGE_SUFFIXES = (".yaml", ".yml", ".json")
 # An OCI image reference: [registry[:port]/]path[:tag][@digest], no whitespace.
-_IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[\w][\w.\-]{0,127})?(@sha256:[0-9a-f]{64})?$")
+_IMAGE_RE = re.compile(
+    r"^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[\w][\w.\-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+)
 
 
 def check_image(image: str) -> str:

@@ -107,8 +107,9 @@ def _client(target: Target):
     import kfp
 
     token = target.existing_token or os.environ.get("KF_PIPELINES_TOKEN")
-    return kfp.Client(host=check_host(target.host), namespace=target.namespace or "kubeflow",
-                      existing_token=token)
+    return kfp.Client(
+        host=check_host(target.host), namespace=target.namespace or "kubeflow", existing_token=token
+    )
 
 
 def _yaml_package(package_path: str, spec) -> tuple[str, str | None]:
@@ -167,12 +168,15 @@ def upload(client, package_path: str, spec, pipeline_name: str | None = None) ->
     pipeline_id = client.get_pipeline_id(name)
     if pipeline_id is None:
         pipeline = client.upload_pipeline(
-            package_path, pipeline_name=name,
+            package_path,
+            pipeline_name=name,
             description=f"VRE video captioning pipeline (first spec {digest})",
         )
         pipeline_id = pipeline.pipeline_id
         # Uploading a new pipeline also creates its first version; its id is listed, not returned.
-        versions = client.list_pipeline_versions(pipeline_id, page_size=1, sort_by="created_at desc")
+        versions = client.list_pipeline_versions(
+            pipeline_id, page_size=1, sort_by="created_at desc"
+        )
         if not versions.pipeline_versions:
             raise RuntimeError(f"KFP created pipeline {pipeline_id} but lists no version of it")
         return pipeline_id, versions.pipeline_versions[0].pipeline_version_id
@@ -183,7 +187,9 @@ def upload(client, package_path: str, spec, pipeline_name: str | None = None) ->
         if version.display_name == version_name or _stored_digest(version) == digest:
             return pipeline_id, version.pipeline_version_id
     version = client.upload_pipeline_version(
-        package_path, pipeline_version_name=version_name, pipeline_id=pipeline_id,
+        package_path,
+        pipeline_version_name=version_name,
+        pipeline_id=pipeline_id,
         description=f"spec sha256 {digest}",
     )
     return pipeline_id, version.pipeline_version_id
@@ -203,8 +209,14 @@ def _prepare(target: Target, package_path: str, spec):
     return client, pipeline_id, version_id, experiment.experiment_id
 
 
-def submit_run(target: Target, package_path: str, data_root=None, serving_base=None,
-               extra_params=None, run_name: str | None = None) -> Submitted:
+def submit_run(
+    target: Target,
+    package_path: str,
+    data_root=None,
+    serving_base=None,
+    extra_params=None,
+    run_name: str | None = None,
+) -> Submitted:
     """Starts one run of the compiled pipeline now.
 
     Args:
@@ -230,9 +242,18 @@ def submit_run(target: Target, package_path: str, data_root=None, serving_base=N
     return Submitted(pipeline_id, version_id, experiment_id, run_id=run.run_id, parameters=params)
 
 
-def schedule_run(target: Target, package_path: str, cron: str, data_root=None, serving_base=None,
-                 extra_params=None, job_name: str | None = None, max_concurrency: int = 1,
-                 catchup: bool = False, start_time: str | None = None) -> Submitted:
+def schedule_run(
+    target: Target,
+    package_path: str,
+    cron: str,
+    data_root=None,
+    serving_base=None,
+    extra_params=None,
+    job_name: str | None = None,
+    max_concurrency: int = 1,
+    catchup: bool = False,
+    start_time: str | None = None,
+) -> Submitted:
     """Creates a recurring run (scheduled retraining) of the compiled pipeline.
 
     Each triggered run re-resolves ImportExampleGen's newest span under `data_root`, so new
@@ -254,7 +275,7 @@ def schedule_run(target: Target, package_path: str, cron: str, data_root=None, s
     cron = normalize_cron(cron)
     if start_time is not None:
         try:
-            datetime.datetime.fromisoformat(start_time.replace("Z", "+00:00"))
+            datetime.datetime.fromisoformat(start_time)  # Python >= 3.11 reads the Z suffix
         except ValueError as e:
             raise ValueError(f"start time {start_time!r} is not an RFC 3339 time") from e
     if not isinstance(max_concurrency, int) or max_concurrency < 1:
@@ -276,9 +297,14 @@ def schedule_run(target: Target, package_path: str, cron: str, data_root=None, s
         pipeline_root=target.pipeline_root,
         service_account=target.service_account,
     )
-    return Submitted(pipeline_id, version_id, experiment_id,
-                     recurring_run_id=recurring.recurring_run_id, parameters=params)
+    return Submitted(
+        pipeline_id,
+        version_id,
+        experiment_id,
+        recurring_run_id=recurring.recurring_run_id,
+        parameters=params,
+    )
 
 
 def _utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -20,7 +20,7 @@ API = "/apis/v2beta1"
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _matches(item: dict, filter_json: str | None) -> bool:
@@ -112,8 +112,12 @@ class RecordingKfpServer:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         content_type = handler.headers.get("Content-Type", "")
-        record = {"method": method, "path": parsed.path, "query": query,
-                  "headers": dict(handler.headers)}
+        record = {
+            "method": method,
+            "path": parsed.path,
+            "query": query,
+            "headers": dict(handler.headers),
+        }
         try:
             if content_type.startswith("multipart/form-data"):
                 record["form"] = parse_multipart(content_type, body)
@@ -137,7 +141,7 @@ class RecordingKfpServer:
     def _route(self, method, path, query, record):
         if not path.startswith(API):
             return self._error(404, f"no route {path}")
-        parts = path[len(API):].strip("/").split("/")
+        parts = path[len(API) :].strip("/").split("/")
         if method == "GET" and parts == ["healthz"]:
             return 200, {"multi_user": False}
         if method == "GET" and parts == ["pipelines"]:
@@ -149,11 +153,19 @@ class RecordingKfpServer:
             return self._upload_pipeline(query, record)
         if method == "POST" and parts == ["pipelines", "upload_version"]:
             return self._upload_version(query, record)
-        if method == "GET" and len(parts) == 3 and parts[0] == "pipelines" and parts[2] == "versions":
+        if (
+            method == "GET"
+            and len(parts) == 3
+            and parts[0] == "pipelines"
+            and parts[2] == "versions"
+        ):
             if parts[1] not in self.pipelines:
                 return self._error(404, f"pipeline {parts[1]} not found")
-            found = [v for v in self.versions.values()
-                     if v["pipeline_id"] == parts[1] and _matches(v, query.get("filter"))]
+            found = [
+                v
+                for v in self.versions.values()
+                if v["pipeline_id"] == parts[1] and _matches(v, query.get("filter"))
+            ]
             if query.get("sort_by") == "created_at desc":
                 found = found[::-1]
             found = found[: int(query.get("page_size") or 10)]
@@ -162,8 +174,12 @@ class RecordingKfpServer:
             found = [e for e in self.experiments.values() if _matches(e, query.get("filter"))]
             return 200, {"experiments": found, "total_size": len(found)} if found else {}
         if method == "POST" and parts == ["experiments"]:
-            experiment = dict(record["json"], experiment_id=self._id("experiment"),
-                              created_at=_now(), storage_state="AVAILABLE")
+            experiment = dict(
+                record["json"],
+                experiment_id=self._id("experiment"),
+                created_at=_now(),
+                storage_state="AVAILABLE",
+            )
             self.experiments[experiment["experiment_id"]] = experiment
             return 200, experiment
         if method == "POST" and parts == ["runs"]:
@@ -186,8 +202,12 @@ class RecordingKfpServer:
             return self._error(400, "upload needs ?name= and an uploadfile part")
         if any(p["display_name"] == name for p in self.pipelines.values()):
             return self._error(409, f"pipeline {name!r} already exists")
-        pipeline = {"pipeline_id": self._id("pipeline"), "display_name": name,
-                    "description": query.get("description", ""), "created_at": _now()}
+        pipeline = {
+            "pipeline_id": self._id("pipeline"),
+            "display_name": name,
+            "description": query.get("description", ""),
+            "created_at": _now(),
+        }
         self.pipelines[pipeline["pipeline_id"]] = pipeline
         self._add_version(pipeline["pipeline_id"], name, upload["content"])
         return 200, pipeline
@@ -196,17 +216,23 @@ class RecordingKfpServer:
         pipeline_id, name = query.get("pipelineid"), query.get("name")
         if pipeline_id not in self.pipelines:
             return self._error(404, f"pipeline {pipeline_id} not found")
-        if any(v["display_name"] == name and v["pipeline_id"] == pipeline_id
-               for v in self.versions.values()):
+        if any(
+            v["display_name"] == name and v["pipeline_id"] == pipeline_id
+            for v in self.versions.values()
+        ):
             return self._error(409, f"version {name!r} already exists")
         return 200, self._add_version(pipeline_id, name, record["form"]["uploadfile"]["content"])
 
     def _add_version(self, pipeline_id, name, content):
         import yaml
 
-        version = {"pipeline_id": pipeline_id, "pipeline_version_id": self._id("version"),
-                   "display_name": name, "created_at": _now(),
-                   "pipeline_spec": yaml.safe_load(content)}
+        version = {
+            "pipeline_id": pipeline_id,
+            "pipeline_version_id": self._id("version"),
+            "display_name": name,
+            "created_at": _now(),
+            "pipeline_spec": yaml.safe_load(content),
+        }
         self.versions[version["pipeline_version_id"]] = version
         return version
 

@@ -49,11 +49,21 @@ def test_every_component_is_a_task(spec, reference_pipeline):
     for component in pipeline.components:
         if component.id == "latest_blessed_model_resolver":
             # KubeflowV2 splits the Resolver into a model-blessing and a model resolver task.
-            assert {f"{component.id}-model-blessing-resolver", f"{component.id}-model-resolver"} <= tasks
+            assert {
+                f"{component.id}-model-blessing-resolver",
+                f"{component.id}-model-resolver",
+            } <= tasks
         else:
             assert component.id in tasks
-    expected = {"ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Trainer",
-                "Evaluator", "Pusher"}
+    expected = {
+        "ImportExampleGen",
+        "StatisticsGen",
+        "SchemaGen",
+        "ExampleValidator",
+        "Trainer",
+        "Evaluator",
+        "Pusher",
+    }
     assert expected <= tasks
     assert spec.pipeline_info.name == "vre-msrvtt"
     assert spec.schema_version == "2.1.0"
@@ -82,7 +92,8 @@ def test_locations_are_runtime_parameters_with_the_config_defaults(spec):
     assert data_root.default_value.string_value == f"gs://{BUCKET}/vre/data"
     destination = params[runtime_parameters.PUSH_DESTINATION].default_value.string_value
     assert runtime_parameters.serving_base_of(destination) == (
-        f"gs://{BUCKET}/vre/serving", "vre-msrvtt"
+        f"gs://{BUCKET}/vre/serving",
+        "vre-msrvtt",
     )
     assert spec.default_pipeline_root == f"gs://{BUCKET}/vre/pipeline-root"
 

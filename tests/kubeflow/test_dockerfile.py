@@ -53,7 +53,9 @@ def _stages(instructions):
 
 
 def _args(instructions):
-    return dict(rest.split("=", 1) for keyword, rest in instructions if keyword == "ARG" and "=" in rest)
+    return dict(
+        rest.split("=", 1) for keyword, rest in instructions if keyword == "ARG" and "=" in rest
+    )
 
 
 def test_base_is_debian13_with_the_runtime_python(dockerfile):
@@ -66,7 +68,9 @@ def test_base_is_debian13_with_the_runtime_python(dockerfile):
 
 
 def test_uv_is_the_version_that_wrote_the_lock(dockerfile):
-    uv_stage = [rest for keyword, rest in dockerfile if keyword == "FROM" and "astral-sh/uv" in rest]
+    uv_stage = [
+        rest for keyword, rest in dockerfile if keyword == "FROM" and "astral-sh/uv" in rest
+    ]
     assert uv_stage, "the Dockerfile takes uv from its official image"
     tag = re.search(r"astral-sh/uv:([\d.]+)", uv_stage[0]).group(1)
     local = subprocess.run(["uv", "--version"], capture_output=True, text=True, check=True)
@@ -110,8 +114,16 @@ def test_export_pins_what_the_local_runtime_runs(dockerfile, project_root, tmp_p
         if requirement.marker is None or requirement.marker.evaluate():
             (version,) = [s.version for s in requirement.specifier]
             pins[requirement.name] = version
-    for name in ("tfx", "tensorflow", "keras", "apache-beam", "kfp", "tensorflow-serving-api",
-                 "tensorflow-model-analysis", "ml-metadata"):
+    for name in (
+        "tfx",
+        "tensorflow",
+        "keras",
+        "apache-beam",
+        "kfp",
+        "tensorflow-serving-api",
+        "tensorflow-model-analysis",
+        "ml-metadata",
+    ):
         assert pins[name] == importlib.metadata.version(name), name
     mismatched = {
         name: (version, importlib.metadata.version(name))
@@ -127,7 +139,9 @@ def test_every_project_package_is_copied(dockerfile, project_root):
     includes = [
         node.value.rstrip("*")
         for node in ast.walk(setup)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith("*")
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.endswith("*")
     ]
     assert includes, "setup.py lists its packages as find_packages(include=[...])"
     copied = {rest.split()[0] for keyword, rest in dockerfile if keyword == "COPY"}

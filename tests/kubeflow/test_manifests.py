@@ -47,7 +47,9 @@ def test_cluster_basics(manifests):
     assert {"vre-pipeline", "vre-serving"} <= set(kinds["ServiceAccount"])
     role, binding = kinds["Role"]["vre-pipeline"], kinds["RoleBinding"]["vre-pipeline"]
     assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
     }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "vre-pipeline"}]
     # Namespaced permissions only, never a wildcard.

@@ -71,8 +71,10 @@ def test_next_run_picks_up_the_newest_span(compiled_yaml, tmp_path):
     first_dir = tmp_path / "run1"
     first = _run_driver(spec, data_root, first_dir)
     assert first["parameterValues"]["span"] == 2
-    patterns = {s["name"]: s["pattern"]
-                for s in json.loads(first["parameterValues"]["input_config"])["splits"]}
+    patterns = {
+        s["name"]: s["pattern"]
+        for s in json.loads(first["parameterValues"]["input_config"])["splits"]
+    }
     assert patterns == {s: f"span-2/{s}/*" for s in ("train", "validation", "test")}
 
     # New videos arrive as span 3: the next run trains on them, with a new input fingerprint.
@@ -80,9 +82,10 @@ def test_next_run_picks_up_the_newest_span(compiled_yaml, tmp_path):
     second = _run_driver(spec, data_root, tmp_path / "run2")
     assert second["parameterValues"]["span"] == 3
     assert "span-3/train/*" in second["parameterValues"]["input_config"]
-    assert second["parameterValues"]["input_fingerprint"] != first["parameterValues"][
-        "input_fingerprint"
-    ]
+    assert (
+        second["parameterValues"]["input_fingerprint"]
+        != first["parameterValues"]["input_fingerprint"]
+    )
     (artifact,) = second["artifacts"]["examples"]["artifacts"]
     assert artifact["metadata"]["custom:span"] == 3  # recorded on the Examples artifact
 

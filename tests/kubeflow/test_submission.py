@@ -6,6 +6,7 @@ compiled spec itself), the run and the recurring run with its cron trigger, and 
 """
 
 import json
+import pathlib
 import socket
 
 import pytest
@@ -34,15 +35,26 @@ def _vre(*argv):
 
 def _printed_result(capsys):
     out = capsys.readouterr().out
-    return json.loads(out[out.index("{"):])
+    return json.loads(out[out.index("{") :])
 
 
 def test_submit_uploads_the_spec_and_starts_a_run(kfp_server, compiled_yaml, capsys):
     code = _vre(
-        "submit", "--host", kfp_server.url, "--package", compiled_yaml,
-        "--experiment", "vre-nightly", "--run_name", "retrain now",
-        "--data_root", "gs://other/data", "--serving_base", "gs://other/serving",
-        "--pipeline_root", "gs://other/pipeline-root",
+        "submit",
+        "--host",
+        kfp_server.url,
+        "--package",
+        compiled_yaml,
+        "--experiment",
+        "vre-nightly",
+        "--run_name",
+        "retrain now",
+        "--data_root",
+        "gs://other/data",
+        "--serving_base",
+        "gs://other/serving",
+        "--pipeline_root",
+        "gs://other/pipeline-root",
     )
     assert code == 0
     result = _printed_result(capsys)
@@ -71,7 +83,8 @@ def test_submit_uploads_the_spec_and_starts_a_run(kfp_server, compiled_yaml, cap
     parameters = body["runtime_config"]["parameters"]
     assert parameters[runtime_parameters.DATA_ROOT] == "gs://other/data"
     assert runtime_parameters.serving_base_of(parameters[runtime_parameters.PUSH_DESTINATION]) == (
-        "gs://other/serving", "vre-msrvtt"
+        "gs://other/serving",
+        "vre-msrvtt",
     )
     assert result["run_id"] in kfp_server.runs
     # The stored version is the uploaded spec; the run points at it.
@@ -81,9 +94,17 @@ def test_submit_uploads_the_spec_and_starts_a_run(kfp_server, compiled_yaml, cap
 
 def test_schedule_creates_a_cron_recurring_run(kfp_server, compiled_yaml, capsys):
     code = _vre(
-        "schedule", "--host", kfp_server.url, "--package", compiled_yaml,
-        "--cron", "0 3 * * *", "--job_name", "vre nightly retraining",
-        "--start_time", "2026-12-01T00:00:00Z",
+        "schedule",
+        "--host",
+        kfp_server.url,
+        "--package",
+        compiled_yaml,
+        "--cron",
+        "0 3 * * *",
+        "--job_name",
+        "vre nightly retraining",
+        "--start_time",
+        "2026-12-01T00:00:00Z",
     )
     assert code == 0
     result = _printed_result(capsys)
@@ -99,8 +120,8 @@ def test_schedule_creates_a_cron_recurring_run(kfp_server, compiled_yaml, capsys
     assert body["no_catchup"] is True
     assert body["display_name"] == "vre nightly retraining"
     assert body["service_account"] == "vre-pipeline"
-    assert body["pipeline_version_reference"]["pipeline_version_id"] == (
-        result["pipeline_version_id"]
+    assert (
+        body["pipeline_version_reference"]["pipeline_version_id"] == (result["pipeline_version_id"])
     )
     # No parameter given: every run uses the spec's defaults (the config's data and serving base).
     assert body["runtime_config"]["parameters"] == {}
@@ -113,18 +134,22 @@ def test_same_spec_is_uploaded_once_a_changed_one_becomes_a_version(
 ):
     for _ in range(2):
         assert _vre("submit", "--host", kfp_server.url, "--package", compiled_yaml) == 0
-    assert _vre("schedule", "--host", kfp_server.url, "--package", compiled_yaml,
-                "--cron", "@daily") == 0
+    assert (
+        _vre("schedule", "--host", kfp_server.url, "--package", compiled_yaml, "--cron", "@daily")
+        == 0
+    )
     assert len(kfp_server.requests_to("POST", "/pipelines/upload")) == 1
     assert not kfp_server.requests_to("POST", "/pipelines/upload_version")
     assert len(kfp_server.requests_to("POST", "/experiments")) == 1  # found by name afterwards
-    first_version = {r["json"]["pipeline_version_reference"]["pipeline_version_id"]
-                     for r in kfp_server.requests_to("POST", "/runs")}
+    first_version = {
+        r["json"]["pipeline_version_reference"]["pipeline_version_id"]
+        for r in kfp_server.requests_to("POST", "/runs")
+    }
     assert len(first_version) == 1
 
     # A new image tag is a new spec: uploaded as a new version of the same pipeline.
     changed = tmp_path / "changed.yaml"
-    changed.write_text(open(compiled_yaml).read().replace(":0.1.0", ":0.2.0"))
+    changed.write_text(pathlib.Path(compiled_yaml).read_text().replace(":0.1.0", ":0.2.0"))
     assert _vre("submit", "--host", kfp_server.url, "--package", str(changed)) == 0
     (new_version,) = kfp_server.requests_to("POST", "/pipelines/upload_version")
     pipeline_id = next(iter(kfp_server.pipelines))
@@ -143,8 +168,10 @@ def test_tfx_pipeline_job_json_is_submitted_as_its_spec(kfp_server, compiled_jso
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["submit", "--param", "learning_rate=0.1"],
-         "parameter(s) learning_rate are not inputs of pipeline 'vre-msrvtt'"),
+        (
+            ["submit", "--param", "learning_rate=0.1"],
+            "parameter(s) learning_rate are not inputs of pipeline 'vre-msrvtt'",
+        ),
         (["schedule", "--cron", "0 3 * *"], "has 4 fields"),
         (["schedule", "--cron", "@daily", "--max_concurrency", "0"], "max concurrency"),
         (["schedule", "--cron", "@daily", "--start_time", "tomorrow"], "not an RFC 3339 time"),
@@ -163,8 +190,10 @@ def test_bad_input_is_refused_before_anything_is_sent(
 def test_bad_host_package_and_unreachable_server(compiled_yaml, tmp_path, capsys):
     assert _vre("submit", "--host", "localhost:8080", "--package", compiled_yaml) == 2
     assert "must be the KFP API URL" in capsys.readouterr().err
-    assert _vre("submit", "--host", "http://127.0.0.1:1", "--package",
-                str(tmp_path / "missing.yaml")) == 2
+    assert (
+        _vre("submit", "--host", "http://127.0.0.1:1", "--package", str(tmp_path / "missing.yaml"))
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
     not_a_spec = tmp_path / "notes.yaml"
     not_a_spec.write_text("hello: world\n")
@@ -181,8 +210,10 @@ def test_bad_host_package_and_unreachable_server(compiled_yaml, tmp_path, capsys
 def test_server_refusal_is_reported(kfp_server, compiled_yaml, capsys):
     """Another client creates the pipeline between our lookup and our upload: KFP answers 409,
     and the command exits 1 with the server's answer."""
-    kfp_server.pipelines["pipeline-taken"] = {"pipeline_id": "pipeline-taken",
-                                              "display_name": "vre-msrvtt"}
+    kfp_server.pipelines["pipeline-taken"] = {
+        "pipeline_id": "pipeline-taken",
+        "display_name": "vre-msrvtt",
+    }
     kfp_server.hide_pipelines_from_listing = True  # the lookup happened before the creation
     assert _vre("submit", "--host", kfp_server.url, "--package", compiled_yaml) == 1
     err = capsys.readouterr().err
