@@ -13,39 +13,38 @@ from dataclasses import dataclass
 import numpy as np
 
 from vre_keras.caption_metrics.corpus_ngrams import CorpusNgrams
-from vre_keras.caption_metrics.ngrams import gram_tuples, lookup
+from vre_keras.caption_metrics.ngrams import NgramVocabulary, lookup, unique_sorted
 
 SIGMA = 6.0
 
 
 @dataclass
 class DocumentFrequency:
-    """A fixed document-frequency table (e.g. of the training references).
+    """Fixed document frequencies (e.g. of the training references).
 
     Attributes:
-        counts: n-gram tuple -> number of items whose references contain it.
-        log_num_items: log of the number of items the table was counted over (coco's ref_len).
+        vocabulary: the n-gram ids the frequencies are indexed by; build the scored corpus with
+            it (CorpusNgrams.build(..., vocabulary=...)) so its n-grams map onto these ids.
+        per_level: per n, float64 [ids] number of items whose references contain the n-gram.
+        log_num_items: log of the number of items counted over (coco-caption's ref_len).
     """
 
-    counts: dict
+    vocabulary: NgramVocabulary
+    per_level: list
     log_num_items: float
 
 
 def document_frequency_table(corpus: CorpusNgrams) -> DocumentFrequency:
-    """Counts the document frequencies of a corpus's references once, as n-gram tuples."""
-    table = {}
-    for counts in corpus.ngrams:
-        df = _corpus_df(corpus, counts)
-        grams = np.flatnonzero(df)
-        table.update(zip(gram_tuples(corpus.encoded, counts, grams), df[grams].tolist()))
-    return DocumentFrequency(table, float(np.log(float(corpus.num_items))))
+    """Counts the document frequencies of a corpus's references once."""
+    return DocumentFrequency(corpus.vocabulary, [_corpus_df(corpus, c) for c in corpus.ngrams],
+                             float(np.log(float(corpus.num_items))))
 
 
 def _corpus_df(corpus: CorpusNgrams, counts) -> np.ndarray:
     _, ref = corpus.split_entries(counts)
     width = max(counts.num_grams, 1)
     owner = corpus.ref_owner[counts.sentence[ref] - corpus.num_items]
-    pairs = np.unique(owner * width + counts.gram[ref])  # (item, n-gram) present
+    pairs = unique_sorted(owner * width + counts.gram[ref])  # (item, n-gram) present
     return np.bincount(pairs % width, minlength=counts.num_grams).astype(np.float64)
 
 
@@ -73,8 +72,11 @@ def cider_d(corpus: CorpusNgrams, df: DocumentFrequency | None = None, sigma: fl
         if df is None:
             freq = _corpus_df(corpus, counts)
         else:
-            tuples = gram_tuples(corpus.encoded, counts, np.arange(counts.num_grams))
-            freq = np.array([df.counts.get(t, 0.0) for t in tuples], dtype=np.float64)
+            if corpus.vocabulary is not df.vocabulary:
+                raise ValueError("build the corpus with the document frequencies' vocabulary")
+            known = df.per_level[k]
+            freq = np.zeros(counts.num_grams)  # n-grams new to the table: frequency 0
+            freq[: len(known)] = known
         weight = counts.count * (ref_len - np.log(np.maximum(1.0, freq[counts.gram])))
         norms = np.sqrt(np.bincount(counts.sentence, weights=weight**2, minlength=num_sent))
         norm_hyp[:, k] = norms[: corpus.num_items]

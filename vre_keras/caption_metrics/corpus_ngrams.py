@@ -5,7 +5,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vre_keras.caption_metrics.ngrams import Encoded, NgramCounts, count_ngrams, encode
+from vre_keras.caption_metrics.ngrams import (
+    Encoded,
+    NgramCounts,
+    NgramVocabulary,
+    count_ngrams,
+    encode,
+)
 
 
 @dataclass
@@ -19,6 +25,7 @@ class CorpusNgrams:
         ref_owner: int64 [R] item of each reference (references are grouped by item, in order).
         ref_start: int64 [I] index of each item's first reference.
         refs_per_item: int64 [I].
+        vocabulary: the token and n-gram ids used (frozen ones if given to build()).
     """
 
     num_items: int
@@ -27,27 +34,33 @@ class CorpusNgrams:
     ref_owner: np.ndarray
     ref_start: np.ndarray
     refs_per_item: np.ndarray
+    vocabulary: NgramVocabulary
 
     @classmethod
-    def build(cls, hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_n=4):
+    def build(cls, hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_n=4,
+              vocabulary: NgramVocabulary | None = None):
         """Counts n-grams of tokenized captions.
 
         Args:
             hypotheses: one tokenized caption per item.
             references: tokenized references per item, at least one each.
             max_n: longest n-gram.
+            vocabulary: frozen ids (of a training corpus) to map the n-grams onto.
         """
         refs_per_item = np.array([len(r) for r in references], dtype=np.int64)
         if len(hypotheses) != len(references) or (refs_per_item < 1).any():
             raise ValueError("every item needs one hypothesis and at least one reference")
         sentences = [h.split() for h in hypotheses]
         sentences += [r.split() for refs in references for r in refs]
-        encoded = encode(sentences)
+        encoded, token_ids = encode(sentences, vocabulary.token_ids if vocabulary else None)
+        counts, level_keys, sizes = count_ngrams(encoded, max_n, vocabulary)
         ref_start = np.zeros(len(references), dtype=np.int64)
         np.cumsum(refs_per_item[:-1], out=ref_start[1:])
         ref_owner = np.repeat(np.arange(len(references), dtype=np.int64), refs_per_item)
-        return cls(len(hypotheses), encoded, count_ngrams(encoded, max_n), ref_owner, ref_start,
-                   refs_per_item)
+        if vocabulary is None:
+            vocabulary = NgramVocabulary(token_ids, level_keys, sizes)
+        return cls(len(hypotheses), encoded, counts, ref_owner, ref_start, refs_per_item,
+                   vocabulary)
 
     @property
     def hyp_lengths(self) -> np.ndarray:

@@ -1,15 +1,25 @@
 """Vectorised n-gram counting for a whole corpus at once (numpy), the engine behind BLEU and CIDEr.
 
-Sentences become int token ids in one flat array; the n-grams of every length are given exact
-integer ids by compaction: an n-gram's id is the rank of the pair (id of its first n-1 tokens,
-id of its last token) among all such pairs, so ids stay small for any vocabulary and no hashing
-(no collisions) is involved. Counting is then sorting and np.unique over int64 keys.
+Sentences become int token ids in one flat array; the n-grams of every length get exact integer
+ids by compaction: an n-gram's id is the rank of the key (id of its first n-1 tokens) * BASE +
+(id of its last token) among all such keys, so ids stay small for any vocabulary and no hashing
+(no collisions) is involved. Counting is then sorting over int64 keys.
+
+An NgramVocabulary freezes the ids of one corpus (the training references), so that later
+batches map their n-grams onto the same ids (new n-grams get fresh ids after the known ones):
+that is how the reward looks up the training corpus's document frequencies without any
+per-n-gram Python work.
 """
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+# Token ids stay below BASE (16.7M distinct tokens per scoring call), so that a key
+# gram_id * BASE + token_id fits int64 for up to 2**39 distinct n-grams.
+BASE = 1 << 24
 
 
 @dataclass
@@ -20,27 +30,69 @@ class Encoded:
         ids: int64 [total tokens], all sentences concatenated.
         lengths: int64 [S] tokens per sentence.
         starts: int64 [S] offset of each sentence in `ids`.
-        vocab: token string per id.
     """
 
     ids: np.ndarray
     lengths: np.ndarray
     starts: np.ndarray
-    vocab: list
 
 
-def encode(sentences: Sequence[Sequence[str]]) -> Encoded:
-    """Maps token lists to one flat int64 array (ids in order of first appearance).
+@dataclass
+class NgramVocabulary:
+    """Frozen token and n-gram ids of a corpus.
+
+    Attributes:
+        token_ids: token -> id.
+        level_keys: per n = 1..max_n, the sorted keys whose rank is the n-gram id (n = 1: token
+            ids; n > 1: (n-1)-gram id * BASE + last token id).
+        sizes: per n, the number of n-gram ids.
+    """
+
+    token_ids: dict
+    level_keys: list
+    sizes: list
+
+
+def encode(sentences: Sequence[Sequence[str]], token_ids: dict | None = None) -> tuple:
+    """Maps token lists to one flat int64 array.
 
     Args:
         sentences: each sentence as its list of tokens.
+        token_ids: a frozen token -> id map (left unchanged; unknown tokens get new ids above
+            its ids), or None to start a new one.
+
+    Returns:
+        (Encoded, token -> id map including any new tokens).
     """
-    index: dict[str, int] = {}
-    flat = [index.setdefault(tok, len(index)) for sent in sentences for tok in sent]
-    lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
+    index = {} if token_ids is None else dict(token_ids)
+    start = 0 if token_ids is None else (max(token_ids.values(), default=-1) + 1)
+    tokens = list(itertools.chain.from_iterable(sentences))
+    # setdefault through map() runs in C: a token's id is where it first occurs (not compact,
+    # which is fine: only id equality and the BASE bound matter).
+    flat = list(map(index.setdefault, tokens, itertools.count(start)))
+    if start + len(tokens) >= BASE:
+        raise ValueError(f"too many tokens in one scoring call ({start + len(tokens)} >= {BASE})")
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
     starts = np.zeros(len(sentences), dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
-    return Encoded(np.asarray(flat, dtype=np.int64), lengths, starts, list(index))
+    return Encoded(np.asarray(flat, dtype=np.int64), lengths, starts), index
+
+
+def unique_sorted(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy 2's hash-based np.unique is several times slower here)."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    return values[np.concatenate([[True], values[1:] != values[:-1]])]
+
+
+def unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique values, their counts)."""
+    values = np.sort(values)
+    if len(values) == 0:
+        return values, np.zeros(0, dtype=np.int64)
+    edges = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1], [True]]))
+    return values[edges[:-1]], np.diff(edges)
 
 
 @dataclass
@@ -52,8 +104,7 @@ class NgramCounts:
         sentence: int64 [E] sentence index of each (sentence, n-gram) entry, sorted.
         gram: int64 [E] n-gram id (0 .. num_grams-1) of each entry.
         count: int64 [E] how often the n-gram occurs in the sentence.
-        num_grams: number of distinct n-grams of length n in the corpus.
-        first_position: int64 [num_grams] a position in Encoded.ids where each n-gram starts.
+        num_grams: the bound of n-gram ids at this n.
     """
 
     n: int
@@ -61,71 +112,58 @@ class NgramCounts:
     gram: np.ndarray
     count: np.ndarray
     num_grams: int
-    first_position: np.ndarray
 
 
-def count_ngrams(enc: Encoded, max_n: int) -> list[NgramCounts]:
+def count_ngrams(enc: Encoded, max_n: int, vocabulary: NgramVocabulary | None = None):
     """Counts the 1..max_n-grams of every sentence.
 
     Args:
         enc: the encoded corpus.
         max_n: longest n-gram.
+        vocabulary: frozen ids to map onto (from an earlier call), or None.
 
     Returns:
-        One NgramCounts per n = 1..max_n.
+        (list of NgramCounts for n = 1..max_n, level keys and sizes for an NgramVocabulary; a
+        given vocabulary is not changed, new n-grams get ids only for this call).
     """
     total = len(enc.ids)
     sentence_of = np.repeat(np.arange(len(enc.lengths), dtype=np.int64), enc.lengths)
     end_of = np.repeat(enc.starts + enc.lengths, enc.lengths)  # exclusive end, per position
     positions = np.arange(total, dtype=np.int64)
-    vocab_size = max(len(enc.vocab), 1)
-    gram_at = enc.ids.copy()  # id of the n-gram starting at each position (n=1: the token)
-    num_grams = vocab_size
-    out = []
+    gram_at = None  # id of the (n-1)-gram starting at each position
+    level_keys, sizes, out = [], [], []
     for n in range(1, max_n + 1):
-        valid = positions + n <= end_of  # the n-gram starting here stays inside its sentence
-        if n > 1:
-            # Pair (id of the (n-1)-gram at p, token at p+n-1) -> compact id of the n-gram at p.
-            p = positions[valid]
-            keys = gram_at[p] * vocab_size + enc.ids[p + n - 1]
+        p = positions[positions + n <= end_of]  # n-grams that stay inside their sentence
+        last = enc.ids[p + n - 1]
+        keys = last if n == 1 else gram_at[p] * BASE + last
+        if vocabulary is None:
             uniq, inverse = np.unique(keys, return_inverse=True)
-            gram_at = np.full(total, -1, dtype=np.int64)
-            gram_at[p] = inverse
+            ids = inverse.astype(np.int64)
             num_grams = len(uniq)
-        p = positions[valid]
-        grams = gram_at[p]
-        sent = sentence_of[p]
-        # One entry per (sentence, n-gram), with its count; np.unique sorts by sentence first.
-        key = sent * max(num_grams, 1) + grams
-        uniq_key, counts = np.unique(key, return_counts=True)
-        first_position = np.zeros(num_grams, dtype=np.int64)
-        first_position[grams] = p
-        out.append(
-            NgramCounts(
-                n=n,
-                sentence=uniq_key // max(num_grams, 1),
-                gram=uniq_key % max(num_grams, 1),
-                count=counts.astype(np.int64),
-                num_grams=num_grams,
-                first_position=first_position,
-            )
-        )
-    return out
-
-
-def gram_tuples(enc: Encoded, counts: NgramCounts, grams: np.ndarray) -> list[tuple]:
-    """The token tuples of the given n-gram ids (for lookups in tables keyed by tuples)."""
-    vocab = enc.vocab
-    n = counts.n
-    pos = counts.first_position[grams]
-    return [tuple(vocab[t] for t in enc.ids[p : p + n]) for p in pos.tolist()]
+        else:
+            uniq = vocabulary.level_keys[n - 1]
+            idx = np.minimum(np.searchsorted(uniq, keys), max(len(uniq) - 1, 0))
+            found = uniq[idx] == keys if len(uniq) else np.zeros(len(keys), bool)
+            ids = np.where(found, idx, -1)
+            new_keys, new_inverse = np.unique(keys[~found], return_inverse=True)
+            ids[~found] = vocabulary.sizes[n - 1] + new_inverse
+            num_grams = vocabulary.sizes[n - 1] + len(new_keys)
+        gram_at = np.full(total, -1, dtype=np.int64)
+        gram_at[p] = ids
+        level_keys.append(uniq)
+        sizes.append(num_grams)
+        # One entry per (sentence, n-gram) with its count; sorting the key sorts by sentence.
+        width = max(num_grams, 1)
+        key, counts = unique_counts(sentence_of[p] * width + ids)
+        out.append(NgramCounts(n=n, sentence=key // width, gram=key % width,
+                               count=counts.astype(np.int64), num_grams=num_grams))
+    return out, level_keys, sizes
 
 
 def lookup(sorted_keys: np.ndarray, values: np.ndarray, query: np.ndarray, default=0):
     """values[i] where sorted_keys[i] == query, else default (vectorised dictionary lookup)."""
     if len(sorted_keys) == 0:
         return np.full(len(query), default, dtype=values.dtype)
-    idx = np.searchsorted(sorted_keys, query)
-    idx_clipped = np.minimum(idx, len(sorted_keys) - 1)
-    found = sorted_keys[idx_clipped] == query
-    return np.where(found, values[idx_clipped], default)
+    idx = np.minimum(np.searchsorted(sorted_keys, query), len(sorted_keys) - 1)
+    found = sorted_keys[idx] == query
+    return np.where(found, values[idx], default)

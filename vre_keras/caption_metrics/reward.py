@@ -85,7 +85,9 @@ class CaptionReward:
         if not ids:
             return np.zeros(0), np.zeros(0)
         refs = [self.references[v] for v in ids]
-        cider = cider_d(CorpusNgrams.build(caps, refs, max_n=4), df=self.document_frequency)[1]
+        counted = CorpusNgrams.build(caps, refs, max_n=4,
+                                     vocabulary=self.document_frequency.vocabulary)
+        cider = cider_d(counted, df=self.document_frequency)[1]
         rouge = rouge_l(caps, refs)[1]
         return cider, rouge
 
