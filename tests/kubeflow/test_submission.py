@@ -219,3 +219,35 @@ def test_server_refusal_is_reported(kfp_server, compiled_yaml, capsys):
     err = capsys.readouterr().err
     assert f"the KFP API at {kfp_server.url} answered 409" in err
     assert "already exists" in err
+
+
+def test_schedule_compiles_first_when_given_an_image(
+    kfp_server, kubeflow_config, bucket_env, compiled_yaml, capsys
+):
+    """`--image` (and `--config`) instead of `--package`: compiled into a temporary package."""
+    code = _vre(
+        "schedule",
+        "--host",
+        kfp_server.url,
+        "--image",
+        "registry.example.com/vre/p:9",
+        "--config",
+        kubeflow_config,
+        "--cron",
+        "@every 12h",
+    )
+    assert code == 0
+    (upload,) = kfp_server.requests_to("POST", "/pipelines/upload")
+    uploaded = _spec_of(upload["form"]["uploadfile"]["content"])
+    images = {
+        e["container"]["image"]
+        for e in json_format.MessageToDict(uploaded.deployment_spec)["executors"].values()
+        if "container" in e
+    }
+    assert images == {"registry.example.com/vre/p:9"}
+    (recurring,) = kfp_server.requests_to("POST", "/recurringruns")
+    assert recurring["json"]["trigger"]["cron_schedule"]["cron"] == "@every 12h"
+
+    both = _vre("submit", "--host", kfp_server.url, "--package", compiled_yaml, "--image", "x/y:1")
+    assert both == 2
+    assert "either --package or --image" in capsys.readouterr().err
