@@ -43,7 +43,7 @@ def pool_feature_maps(maps):
       (temporal [K, C], spatial [N*M, C]) as numpy float32.
     """
     maps = np.asarray(maps, dtype=np.float32)
-    k, n, m, c = maps.shape
+    _k, n, m, c = maps.shape
     temporal = maps.mean(axis=(1, 2))  # (K, C), Eq. 2
     spatial = maps.mean(axis=0).reshape(n * m, c)  # (N*M, C), Eq. 3
     return temporal, spatial

@@ -20,7 +20,9 @@ def _ints(values):
 def _bytes(values):
     import tensorflow as tf
 
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode("utf-8") for v in values]))
+    return tf.train.Feature(
+        bytes_list=tf.train.BytesList(value=[v.encode("utf-8") for v in values])
+    )
 
 
 def encode_example(record, features, num_frames, duration_s):
@@ -48,7 +50,9 @@ def encode_example(record, features, num_frames, duration_s):
     }
     for name, (value, size) in expected.items():
         if value.size != size:
-            raise ValueError(f"video {record.video_id!r}: {name} has {value.size} values, not {size}")
+            raise ValueError(
+                f"video {record.video_id!r}: {name} has {value.size} values, not {size}"
+            )
         if not np.all(np.isfinite(value)):
             raise ValueError(f"video {record.video_id!r}: {name} has NaN or infinite values")
     feature = {

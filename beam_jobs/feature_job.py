@@ -167,8 +167,9 @@ class ExtractFeatures(beam.PTransform):
       progress_dir: local folder for the progress display, or None.
     """
 
-    def __init__(self, model_handler, decode_timeout_s=300, num_frames=contract.NUM_FRAMES,
-                 progress_dir=None):
+    def __init__(
+        self, model_handler, decode_timeout_s=300, num_frames=contract.NUM_FRAMES, progress_dir=None
+    ):
         super().__init__()
         self.model_handler = model_handler
         self.decode_timeout_s = decode_timeout_s
@@ -188,12 +189,15 @@ class ExtractFeatures(beam.PTransform):
         decoded, decode_letters = unique.unique | "Decode" >> DecodeVideos(
             self.num_frames, self.decode_timeout_s
         )
-        inferred, inference_failed = decoded | "Features" >> RunInference(
-            KeyedModelHandler(self.model_handler)
-        ).with_exception_handling()
-        encoded, encode_failed = inferred | "Encode" >> beam.ParDo(
-            _EncodeFn(self.progress_dir)
-        ).with_exception_handling()
+        inferred, inference_failed = (
+            decoded
+            | "Features"
+            >> RunInference(KeyedModelHandler(self.model_handler)).with_exception_handling()
+        )
+        encoded, encode_failed = (
+            inferred
+            | "Encode" >> beam.ParDo(_EncodeFn(self.progress_dir)).with_exception_handling()
+        )
         letters = (
             unique[_KeepFirstPerId.DUPLICATE],
             decode_letters,
@@ -255,8 +259,16 @@ def _has_no_audio(serialized):
     return example.features.feature[contract.HAS_AUDIO].int64_list.value[0] == 0
 
 
-def build_pipeline(pipeline, records, output_dir, model_handler, settings, num_shards=0,
-                   decode_timeout_s=300, progress_dir=None):
+def build_pipeline(
+    pipeline,
+    records,
+    output_dir,
+    model_handler,
+    settings,
+    num_shards=0,
+    decode_timeout_s=300,
+    progress_dir=None,
+):
     """Adds the whole job to `pipeline`.
 
     Args:
@@ -403,14 +415,14 @@ def run_feature_job(
             "*** RANDOM WEIGHTS (seed=%d): the features are NOT usable for real captioning ***",
             random_seed,
         )
-    extractor_kwargs = dict(
-        cnn_weights=cnn_weights,
-        vggish_weights=vggish_weights,
-        allow_random_weights=allow_random_weights,
-        pca_params=pca_params,
-        use_audio=use_audio,
-        random_seed=random_seed,
-    )
+    extractor_kwargs = {
+        "cnn_weights": cnn_weights,
+        "vggish_weights": vggish_weights,
+        "allow_random_weights": allow_random_weights,
+        "pca_params": pca_params,
+        "use_audio": use_audio,
+        "random_seed": random_seed,
+    }
     settings = {
         "num_frames": contract.NUM_FRAMES,
         "frame_size": contract.FRAME_SIZE,

@@ -41,8 +41,8 @@ def log_mel_examples(waveform, sample_rate=SAMPLE_RATE):
     waveform = np.asarray(waveform, dtype=np.float32)
     if waveform.ndim != 1 or waveform.size == 0:
         raise ValueError(f"expected a non-empty 1-D waveform, got shape {waveform.shape}")
-    window = int(round(STFT_WINDOW_S * sample_rate))
-    hop = int(round(STFT_HOP_S * sample_rate))
+    window = round(STFT_WINDOW_S * sample_rate)
+    hop = round(STFT_HOP_S * sample_rate)
     min_samples = window + (EXAMPLE_FRAMES - 1) * hop
     if waveform.size < min_samples:
         waveform = np.pad(waveform, (0, min_samples - waveform.size))

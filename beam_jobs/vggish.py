@@ -43,7 +43,11 @@ def build_vggish(name="vggish"):
 
     def conv(filters, layer_name):
         return keras.layers.Conv2D(
-            filters, 3, padding="same", activation="relu", kernel_initializer=init,
+            filters,
+            3,
+            padding="same",
+            activation="relu",
+            kernel_initializer=init,
             name=layer_name,
         )
 
@@ -83,7 +87,7 @@ def load_vggish_weights(model, path):
     import tensorflow as tf
 
     path = str(path)
-    if path.endswith(".h5") or path.endswith(".keras"):
+    if path.endswith((".h5", ".keras")):
         if not tf.io.gfile.exists(path):
             raise ValueError(f"VGGish weights file does not exist: {path}")
         model.load_weights(path)

@@ -68,15 +68,15 @@ def _open_container(path):
     if "://" in path and not path.startswith("file://"):
         # gs://, s3://, hdfs://...: read through Beam's filesystems (imported only here so that
         # local decoding, e.g. in the caption client, does not need Beam).
-        from apache_beam.io.filesystems import FileSystems
         from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.filesystems import FileSystems
 
         try:
             handle = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
         except Exception as e:
             raise VideoDecodeError(f"cannot open video {path}: {e}") from e
         return av.open(handle)
-    local = path[len("file://") :] if path.startswith("file://") else path
+    local = path.removeprefix("file://")
     if not os.path.exists(local):
         raise VideoDecodeError(f"video file does not exist: {path}")
     if os.path.isdir(local):
@@ -100,9 +100,7 @@ def _video_time_range(path):
     with _open(path) as container:
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
-            raise VideoDecodeError(
-                f"no video stream in {path} (streams: {', '.join(kinds)})"
-            )
+            raise VideoDecodeError(f"no video stream in {path} (streams: {', '.join(kinds)})")
         stream = container.streams.video[0]
         pts, durations = [], []
         for packet in container.demux(stream):
@@ -125,7 +123,7 @@ def orient_and_crop(rgb, rotation, size=contract.FRAME_SIZE):
       rotation: degrees counter-clockwise, a multiple of 90 (others are rounded to one).
       size: output side in pixels.
     """
-    quarter_turns = int(round(rotation / 90.0)) % 4
+    quarter_turns = round(rotation / 90.0) % 4
     if quarter_turns:
         rgb = np.rot90(rgb, k=quarter_turns)
     h, w = rgb.shape[:2]
@@ -143,8 +141,8 @@ def scaled_size(width, height, size=contract.FRAME_SIZE):
     """
     scale = size / min(width, height)
     # The shorter side is exactly `size`; the other is rounded and never below it.
-    new_w = size if width <= height else max(size, int(round(width * scale)))
-    new_h = size if height < width else max(size, int(round(height * scale)))
+    new_w = size if width <= height else max(size, round(width * scale))
+    new_h = size if height < width else max(size, round(height * scale))
     return new_w, new_h
 
 

@@ -114,8 +114,10 @@ def main(argv=None):
                 "ratio_to_bare_cnn": steady / (n / cnn_s),
             }
         )
-    print(f"{n} videos ({args.repeats} x 4 samples), {frames_per_video} frames each, "
-          f"batch {args.batch_size}, {os.cpu_count()} cores")
+    print(
+        f"{n} videos ({args.repeats} x 4 samples), {frames_per_video} frames each, "
+        f"batch {args.batch_size}, {os.cpu_count()} cores"
+    )
     print(f"{'measurement':40} {'s':>8} {'videos/s':>9} {'frames/s':>9} {'ratio':>6}")
     for row in rows:
         ratio = row.get("ratio_to_bare_cnn")

@@ -50,7 +50,8 @@ def _read_jsonl(path):
         except ValueError as e:
             raise ValueError(f"{where}: not a JSON object: {e}") from e
         if not isinstance(row, dict):
-            raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            # A malformed line of the file, not a caller's type error: ValueError like the rest.
+            raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")  # noqa: TRY004
         captions = row.get("captions", [])
         if isinstance(captions, str) or not all(isinstance(c, str) for c in captions):
             raise ValueError(f"{where}: 'captions' must be a list of strings")

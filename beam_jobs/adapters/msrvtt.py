@@ -12,7 +12,12 @@ import json
 from beam_jobs.adapters import file_io
 from beam_jobs.video_record import VideoRecord, check_unique
 
-SPLIT_NAMES = {"train": "train", "validate": "validation", "validation": "validation", "test": "test"}
+SPLIT_NAMES = {
+    "train": "train",
+    "validate": "validation",
+    "validation": "validation",
+    "test": "test",
+}
 ANNOTATION_SUFFIX = "videodatainfo.json"
 
 

@@ -73,7 +73,9 @@ def _read_caption_lines(path, captions, clip_of_vid):
             continue
         key, sep, caption = line.replace("\t", " ", 1).partition(" ")
         if not sep or not caption.strip():
-            raise ValueError(f"{path}:{line_no}: expected '<clip id or vidN> caption', got {line!r}")
+            raise ValueError(
+                f"{path}:{line_no}: expected '<clip id or vidN> caption', got {line!r}"
+            )
         match = _VID.match(key)
         if match:
             n = int(match.group(1))

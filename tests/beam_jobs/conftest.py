@@ -15,7 +15,9 @@ def samples():
 
 @pytest.fixture(scope="session")
 def sample_records(samples):
-    return [VideoRecord(v["id"], v["path"], v["split"], tuple(v["captions"])) for v in samples.values()]
+    return [
+        VideoRecord(v["id"], v["path"], v["split"], tuple(v["captions"])) for v in samples.values()
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +33,15 @@ def extractor():
     from beam_jobs.feature_extractor import VideoFeatureExtractor
 
     return VideoFeatureExtractor(allow_random_weights=True)
+
+
+@pytest.fixture(scope="session")
+def direct_features(extractor, samples):
+    """{id: (DecodedVideo, features)} computed outside Beam, once per session."""
+    from beam_jobs.video_decoding import decode_video
+
+    out = {}
+    for video_id in ("bikes", "bigbuckbunny", "carphone_distorted"):
+        decoded = decode_video(samples[video_id]["path"])
+        out[video_id] = decoded, extractor.extract(decoded)
+    return out

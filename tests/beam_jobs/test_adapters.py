@@ -13,10 +13,24 @@ from beam_jobs.adapters.msvd import read_msvd, split_of
 MSRVTT_EXCERPT = {
     "info": {"year": "2016", "version": "1.0"},
     "videos": [
-        {"category": 9, "url": "https://www.youtube.com/watch?v=9lZi22qLlEo", "video_id": "video0",
-         "start time": 137.72, "end time": 149.44, "split": "train", "id": 0},
-        {"category": 3, "url": "https://www.youtube.com/watch?v=x", "video_id": "video6513",
-         "start time": 1.0, "end time": 11.0, "split": "validate", "id": 6513},
+        {
+            "category": 9,
+            "url": "https://www.youtube.com/watch?v=9lZi22qLlEo",
+            "video_id": "video0",
+            "start time": 137.72,
+            "end time": 149.44,
+            "split": "train",
+            "id": 0,
+        },
+        {
+            "category": 3,
+            "url": "https://www.youtube.com/watch?v=x",
+            "video_id": "video6513",
+            "start time": 1.0,
+            "end time": 11.0,
+            "split": "validate",
+            "id": 6513,
+        },
     ],
     "sentences": [
         {"caption": "a car is shown", "video_id": "video0", "sen_id": 1},
@@ -38,7 +52,9 @@ def test_msrvtt_json_files(tmp_path):
         "/data/msrvtt/videos",
     )
     assert [(r.video_id, r.split) for r in records] == [
-        ("video0", "train"), ("video6513", "validation"), ("video7010", "test")
+        ("video0", "train"),
+        ("video6513", "validation"),
+        ("video7010", "test"),
     ]
     assert records[0].path == "/data/msrvtt/videos/video0.mp4"
     assert records[0].captions == ("a cartoon car drives", "a car is shown")  # by sen_id
@@ -91,7 +107,8 @@ def test_msvd_sentence_files_and_crlf_mapping(tmp_path):
         "/msvd/YouTubeClips",
     )
     assert [(r.video_id, r.split, len(r.captions)) for r in records] == [
-        ("-4wsuPCjDBc_5_15", "train", 2), ("-7KMZQEsJW4_205_208", "train", 1),
+        ("-4wsuPCjDBc_5_15", "train", 2),
+        ("-7KMZQEsJW4_205_208", "train", 1),
         ("zzit5b_-ukg_5_20", "test", 1),
     ]
     assert records[0].path == "/msvd/YouTubeClips/-4wsuPCjDBc_5_15.avi"
@@ -133,7 +150,12 @@ def test_msvd_errors(tmp_path):
 
 def test_msvd_standard_split_boundaries():
     assert [split_of(n) for n in (1, 1200, 1201, 1300, 1301, 1970)] == [
-        "train", "train", "validation", "validation", "test", "test"
+        "train",
+        "train",
+        "validation",
+        "validation",
+        "test",
+        "test",
     ]
 
 
@@ -143,7 +165,9 @@ def test_msvd_real_release(shared_dir):
         folder / "youtube_mapping.txt", sorted(folder.glob("sents_*_lc_nopunc.txt")), "/clips"
     )
     assert collections.Counter(r.split for r in records) == {
-        "train": 1200, "validation": 100, "test": 670
+        "train": 1200,
+        "validation": 100,
+        "test": 670,
     }
     assert records[0].video_id == "-4wsuPCjDBc_5_15"
     assert all(r.captions for r in records)

@@ -9,12 +9,11 @@ from vre_common import contract
 pytestmark = pytest.mark.slow
 
 
-def test_features_equal_a_direct_resnet152_call(extractor, samples):
-    decoded = decode_video(samples["bikes"]["path"])
-    features = extractor.extract(decoded)
+def test_features_equal_a_direct_resnet152_call(extractor, direct_features):
+    decoded, features = direct_features["bikes"]
     assert features[contract.TEMPORAL].shape == (contract.NUM_FRAMES, contract.FEATURE_CHANNELS)
     assert features[contract.SPATIAL].shape == (contract.NUM_REGIONS, contract.FEATURE_CHANNELS)
-    maps = extractor.cnn.predict_on_batch(cnn_features.preprocess_frames(decoded.frames))
+    maps = extractor.cnn(cnn_features.preprocess_frames(decoded.frames), training=False).numpy()
     assert maps.shape == (20, 7, 7, 2048)
     # Eq. 2 and Eq. 3 written out on the raw maps.
     temporal = maps.mean(axis=(1, 2))
@@ -26,9 +25,8 @@ def test_features_equal_a_direct_resnet152_call(extractor, samples):
     np.testing.assert_array_equal(features[contract.AUDIO], np.zeros(128, np.float32))
 
 
-def test_audio_is_the_clip_mean_of_vggish_embeddings(extractor, samples):
-    decoded = decode_video(samples["bigbuckbunny"]["path"])
-    features = extractor.extract(decoded)
+def test_audio_is_the_clip_mean_of_vggish_embeddings(extractor, direct_features):
+    decoded, features = direct_features["bigbuckbunny"]
     assert features[contract.HAS_AUDIO] == 1
     examples = log_mel.log_mel_examples(decoded.audio, decoded.audio_sample_rate)
     assert examples.shape == (5, 96, 64)  # 5.3 s of sound

@@ -3,6 +3,8 @@ import pytest
 
 from beam_jobs import vggish
 
+pytestmark = pytest.mark.slow  # builds the 72M-parameter VGGish
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -22,7 +24,9 @@ def _write_slim_checkpoint(model, prefix):
         names += [f"{scope}/weights", f"{scope}/biases"]
         tensors += [tf.constant(kernel), tf.constant(bias)]
     tf.raw_ops.SaveV2(
-        prefix=str(prefix), tensor_names=names, shape_and_slices=[""] * len(names),
+        prefix=str(prefix),
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
         tensors=tensors,
     )
     return str(prefix)
@@ -40,15 +44,18 @@ def test_slim_checkpoint_and_keras_weights_load(model, tmp_path):
 
     x = np.random.default_rng(0).normal(size=(2, 96, 64)).astype(np.float32)
     expected = model.predict_on_batch(x)
-    prefix = _write_slim_checkpoint(model, tmp_path / "vggish_model.ckpt")
-    keras.utils.set_random_seed(8)  # a different random start
-    fresh = vggish.load_vggish_weights(vggish.build_vggish(), prefix)
-    np.testing.assert_allclose(fresh.predict_on_batch(x), expected, rtol=1e-5, atol=1e-6)
+    keras.utils.set_random_seed(8)  # another model, other weights
+    other = vggish.build_vggish()
+    other_expected = other.predict_on_batch(x)
+    assert not np.allclose(other_expected, expected)
+    keras_file = tmp_path / "other.weights.h5"
+    other.save_weights(keras_file)
 
-    keras_file = tmp_path / "vggish.weights.h5"
-    model.save_weights(keras_file)
-    again = vggish.load_vggish_weights(vggish.build_vggish(), keras_file)
-    np.testing.assert_allclose(again.predict_on_batch(x), expected, rtol=1e-5, atol=1e-6)
+    prefix = _write_slim_checkpoint(model, tmp_path / "vggish_model.ckpt")
+    vggish.load_vggish_weights(other, prefix)
+    np.testing.assert_allclose(other.predict_on_batch(x), expected, rtol=1e-5, atol=1e-6)
+    vggish.load_vggish_weights(other, keras_file)
+    np.testing.assert_allclose(other.predict_on_batch(x), other_expected, rtol=1e-5, atol=1e-6)
 
 
 def test_bad_weight_files_are_named(tmp_path, model):
@@ -60,7 +67,9 @@ def test_bad_weight_files_are_named(tmp_path, model):
         vggish.load_vggish_weights(model, tmp_path / "nothing.ckpt")
     prefix = str(tmp_path / "partial.ckpt")
     tf.raw_ops.SaveV2(
-        prefix=prefix, tensor_names=["vggish/conv1/weights"], shape_and_slices=[""],
+        prefix=prefix,
+        tensor_names=["vggish/conv1/weights"],
+        shape_and_slices=[""],
         tensors=[tf.zeros([3, 3, 1, 64])],
     )
     with pytest.raises(ValueError, match="no variable 'vggish/conv1/biases'"):
