@@ -24,8 +24,6 @@ from typing import Any
 
 from tfx import v1 as tfx
 
-from tfx_pipeline import caption_metrics_tfma
-
 # Node ids, used by the runner and by tests to find each component's outputs in ML Metadata.
 EXAMPLE_GEN = "ImportExampleGen"
 STATISTICS_GEN = "StatisticsGen"
@@ -93,6 +91,9 @@ def create_pipeline(
         metadata_connection_config: ML Metadata store (local runs: a SQLite config).
         beam_pipeline_args: Beam flags for the Beam-based components.
     """
+    # Imported here, not at module level: it pulls in TFMA, which only the Evaluator needs.
+    from tfx_pipeline import caption_metrics_tfma
+
     example_gen = tfx.components.ImportExampleGen(
         input_base=data_root, input_config=span_input_config()
     ).with_id(EXAMPLE_GEN)
