@@ -1,0 +1,251 @@
+"""Serving benchmark: p50 / p99 latency and throughput of `vre serve` at 1 and 8 concurrent
+clients (gRPC and REST), and the server's overhead as a ratio to calling the loaded SavedModel
+in-process, all measured in one run on the same inputs.
+
+The server runs as its own process (`python -m vre_cli serve`), as in production; the in-process
+baseline and the batch-1 gRPC calls are interleaved request by request, so that load from other
+processes on the machine hits both sides of the ratio alike.
+
+    ./vre ... or: scripts/runtime.sh run python benchmarks/bench_serving.py [--model_dir DIR]
+
+Without --model_dir it serves a tiny VRE captioner (hidden size 8) at Contract 2's full input
+sizes (K=20, C=2048, N*M=49): inputs are full-size, the model compute is small, so the ratio is
+close to the worst case for the server's overhead.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vre_common import contract  # noqa: E402
+
+MODEL_NAME = "vre"
+RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
+
+
+def build_default_model(export_dir: str) -> str:
+    """The tiny VRE captioner at full Contract-2 input sizes, exported (untrained weights)."""
+    import keras
+
+    from vre_keras.config import ModelConfig
+    from vre_keras.export import export_saved_model
+    from vre_keras.tiny_model import TINY_CAPTIONS
+    from vre_keras.vocabulary import Vocabulary
+    from vre_keras.vre_captioner import VRECaptioner
+
+    keras.utils.set_random_seed(0)
+    config = ModelConfig.tiny(
+        num_frames=contract.NUM_FRAMES,
+        channels=contract.FEATURE_CHANNELS,
+        num_regions=contract.NUM_REGIONS,
+    )
+    vocabulary = Vocabulary.build(TINY_CAPTIONS, min_count=config.min_word_count)
+    model = VRECaptioner(config, vocab_size=len(vocabulary)).build_all()
+    model.freeze_key_frame_predictor()
+    return export_saved_model(model, vocabulary, export_dir)
+
+
+def features(batch: int, spec: dict, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        name: rng.standard_normal([batch] + s.shape.as_list()[1:]).astype(np.float32)
+        for name, s in spec.items()
+    }
+
+
+def summary(latencies_s: list[float], wall_s: float) -> dict:
+    ms = sorted(x * 1000.0 for x in latencies_s)
+    return {
+        "requests": len(ms),
+        "p50_ms": round(statistics.median(ms), 3),
+        "p99_ms": round(ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))], 3),
+        "mean_ms": round(statistics.fmean(ms), 3),
+        "throughput_rps": round(len(ms) / wall_s, 2),
+    }
+
+
+def start_server(base_path: str) -> tuple[subprocess.Popen, int, int]:
+    import portpicker
+
+    grpc_port, rest_port = portpicker.pick_unused_port(), portpicker.pick_unused_port()
+    log = open(os.path.join(base_path, "..", "server.log"), "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vre_cli", "serve", "--model_name", MODEL_NAME,
+         "--model_base_path", base_path, "--port", str(grpc_port),
+         "--rest_api_port", str(rest_port), "--max_concurrent_requests", "64"],
+        cwd=ROOT, stderr=log, stdout=log,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"vre serve exited with {proc.returncode}; see {log.name}")
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{rest_port}/v1/models/{MODEL_NAME}", timeout=2
+            ) as r:
+                if json.loads(r.read())["model_version_status"][0]["state"] == "AVAILABLE":
+                    return proc, grpc_port, rest_port
+        except OSError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("vre serve did not become ready in 300 s")
+
+
+def run_concurrent(call, clients: int, per_client: int) -> dict:
+    latencies, errors = [], []
+    lock = threading.Lock()
+
+    def worker():
+        mine = []
+        for _ in range(per_client):
+            started = time.perf_counter()
+            try:
+                call()
+            except Exception as e:  # counted and reported, not hidden
+                errors.append(repr(e))
+                continue
+            mine.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = summary(latencies, time.perf_counter() - started)
+    result["errors"] = len(errors)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model_dir", help="a SavedModel to serve (default: build the tiny one)")
+    parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed requests first")
+    parser.add_argument("--output", default=str(RESULTS), help="JSON results file")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    from serving.warmup import make_predict_request
+
+    work = tempfile.mkdtemp(prefix="bench_serving_")
+    base = os.path.join(work, "models")
+    os.makedirs(base)
+    version_dir = os.path.join(base, "1")
+    if args.model_dir:
+        os.symlink(os.path.abspath(args.model_dir), version_dir)
+        model_desc = os.path.abspath(args.model_dir)
+    else:
+        build_default_model(version_dir)
+        model_desc = "tiny VRE captioner (hidden 8) at K=20, C=2048, N*M=49, untrained"
+
+    fn = tf.saved_model.load(version_dir).signatures[contract.SERVING_DEFAULT]
+    spec = dict(fn.structured_input_signature[1])
+    proc, grpc_port, rest_port = start_server(base)
+    results = {"model": model_desc, "requests_per_measurement": args.requests}
+    try:
+        channel = grpc.insecure_channel(
+            f"127.0.0.1:{grpc_port}",
+            options=[("grpc.max_send_message_length", -1),
+                     ("grpc.max_receive_message_length", -1)],
+        )
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        inputs1 = features(1, spec)
+        request1 = make_predict_request(MODEL_NAME, inputs1)
+        rest_body1 = json.dumps(
+            {"instances": [{k: v[0].tolist() for k, v in inputs1.items()}]}
+        ).encode()
+        rest_url = f"http://127.0.0.1:{rest_port}/v1/models/{MODEL_NAME}:predict"
+
+        def in_process():
+            out = fn(**{k: tf.constant(v) for k, v in inputs1.items()})
+            return {k: v.numpy() for k, v in out.items()}
+
+        def grpc_call():
+            # Building the request from numpy is part of what a client pays.
+            stub.Predict(make_predict_request(MODEL_NAME, inputs1), timeout=120)
+
+        def rest_call():
+            req = urllib.request.Request(rest_url, data=rest_body1,
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=120) as r:
+                r.read()
+
+        for _ in range(args.warmup):
+            in_process()
+            grpc_call()
+            rest_call()
+        stub.Predict(request1, timeout=120)
+
+        # Side by side: in-process and gRPC alternate request by request.
+        local, remote = [], []
+        wall_local = wall_remote = 0.0
+        for _ in range(args.requests):
+            t0 = time.perf_counter()
+            in_process()
+            t1 = time.perf_counter()
+            grpc_call()
+            t2 = time.perf_counter()
+            local.append(t1 - t0)
+            remote.append(t2 - t1)
+            wall_local += t1 - t0
+            wall_remote += t2 - t1
+        results["in_process_batch1"] = summary(local, wall_local)
+        results["grpc_1_client_batch1"] = summary(remote, wall_remote)
+        results["grpc_1_client_batch1"]["errors"] = 0
+        results["overhead_ratio_p50"] = round(
+            results["grpc_1_client_batch1"]["p50_ms"] / results["in_process_batch1"]["p50_ms"], 3
+        )
+        results["overhead_ratio_mean"] = round(
+            results["grpc_1_client_batch1"]["mean_ms"] / results["in_process_batch1"]["mean_ms"], 3
+        )
+        per_client = max(1, args.requests // 8)
+        results["grpc_8_clients_batch1"] = run_concurrent(grpc_call, 8, per_client)
+        results["rest_1_client_batch1"] = run_concurrent(rest_call, 1, args.requests)
+        results["rest_8_clients_batch1"] = run_concurrent(rest_call, 8, per_client)
+        results["in_process_8_threads_batch1"] = run_concurrent(in_process, 8, per_client)
+        channel.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "load_avg_1m": round(os.getloadavg()[0], 2)}
+    rows = [k for k in results if isinstance(results[k], dict) and "p50_ms" in results[k]]
+    print(f"model: {model_desc}")
+    print(f"{'measurement':30} {'p50 ms':>9} {'p99 ms':>9} {'req/s':>9} {'errors':>7}")
+    for k in rows:
+        r = results[k]
+        print(f"{k:30} {r['p50_ms']:9.2f} {r['p99_ms']:9.2f} {r['throughput_rps']:9.1f} "
+              f"{r.get('errors', 0):7d}")
+    print(f"server overhead at batch 1 (gRPC / in-process): p50 {results['overhead_ratio_p50']}x, "
+          f"mean {results['overhead_ratio_mean']}x (goal <= 1.2x)")
+    pathlib.Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
