@@ -93,7 +93,7 @@ def test_locations_are_runtime_parameters_with_the_config_defaults(spec):
     destination = params[runtime_parameters.PUSH_DESTINATION].default_value.string_value
     assert runtime_parameters.serving_base_of(destination) == (
         f"gs://{BUCKET}/vre/serving",
-        "vre-msrvtt",
+        "vre",
     )
     assert spec.default_pipeline_root == f"gs://{BUCKET}/vre/pipeline-root"
 
@@ -119,7 +119,7 @@ def test_trainer_configuration_carried_over(spec, reference_pipeline):
     assert _constant(trainer, "run_fn") == "tfx_pipeline.trainer_module.run_fn"
     custom = json.loads(_constant(trainer, "custom_config"))
     assert custom == _as_json(reference["custom_config"])
-    assert custom["model_name"] == config.serving.model_name == "vre-msrvtt"
+    assert custom["model_name"] == config.serving.model_name == "vre"
     assert custom["warmup_examples"] == 8
     assert custom["schedule_config"]["batch_size"] == 64
     assert custom["model_config"]["beam_size"] == 5

@@ -95,3 +95,24 @@ def test_pipeline_root_bucket_and_config_agree(manifests, project_root):
     assert set(gcp["IAMServiceAccount"]) == set(annotations)
     for name, google_account in annotations.items():
         assert google_account == f"{name}@PROJECT_ID.iam.gserviceaccount.com"
+
+
+def test_serving_reads_where_the_pusher_writes(project_root):
+    """serving/manifests (TF Serving and KServe) load from the Kubeflow config's push destination."""
+    config = yaml.safe_load((project_root / "kubeflow" / "configs" / "msrvtt.yaml").read_text())
+    root = config["root"].replace("${VRE_BUCKET}", "VRE_BUCKET")
+    destination = f"{root}/{config['serving']['base']}/{config['serving']['model_name']}"
+
+    serving = project_root / "serving" / "manifests"
+    deployment = _by_kind(_load(serving / "tf-serving.yaml"))["Deployment"]["vre-serving"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "vre-serving"  # the read-only identity of ours
+    (container,) = pod["containers"]
+    flags = dict(a.lstrip("-").split("=", 1) for a in container["args"])
+    assert flags["model_base_path"] == destination
+    assert flags["model_name"] == config["serving"]["model_name"]
+
+    (inference,) = _load(serving / "kserve" / "inferenceservice.yaml")
+    predictor = inference["spec"]["predictor"]
+    assert predictor["model"]["storageUri"] == destination
+    assert predictor["serviceAccountName"] == "vre-serving"

@@ -84,7 +84,7 @@ def test_submit_uploads_the_spec_and_starts_a_run(kfp_server, compiled_yaml, cap
     assert parameters[runtime_parameters.DATA_ROOT] == "gs://other/data"
     assert runtime_parameters.serving_base_of(parameters[runtime_parameters.PUSH_DESTINATION]) == (
         "gs://other/serving",
-        "vre-msrvtt",
+        "vre",
     )
     assert result["run_id"] in kfp_server.runs
     # The stored version is the uploaded spec; the run points at it.
