@@ -115,19 +115,6 @@ def test_model_status_over_grpc_and_rest(stubs, tiny_server):
     assert _http(tiny_server.rest_url + "/v1/models/vre/versions/1") == expected
 
 
-def test_b64_strings_and_bytes_outputs_in_json():
-    from serving import json_codec
-
-    specs = {"examples": tf.TensorSpec([None], tf.string)}
-    inputs, fmt = json_codec.predict_inputs({"instances": [{"b64": "AAE="}, "text"]}, specs)
-    assert fmt == json_codec.ROW and list(inputs["examples"]) == [b"\x00\x01", b"text"]
-    answer = json.loads(json_codec.predict_answer(
-        {"x_bytes": np.array([b"\xff"], dtype=object), "y": np.array([[1.5]], np.float32)},
-        json_codec.COLUMNAR,
-    ))
-    assert answer == {"outputs": {"x_bytes": [{"b64": "/w=="}], "y": [[1.5]]}}
-
-
 def test_caption_client_matches_in_process(tiny_server, in_process):
     from serving.client import CaptionClient
 
