@@ -145,7 +145,11 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import grpc
     import tensorflow as tf
-    from tensorflow_serving.apis import prediction_service_pb2_grpc
+    from tensorflow_serving.apis import (
+        get_model_status_pb2,
+        model_service_pb2_grpc,
+        prediction_service_pb2_grpc,
+    )
 
     from serving.warmup import make_predict_request
 
@@ -171,6 +175,9 @@ def main(argv=None) -> int:
                      ("grpc.max_receive_message_length", -1)],
         )
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        status_stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        status_request = get_model_status_pb2.GetModelStatusRequest()
+        status_request.model_spec.name = MODEL_NAME
         inputs1 = features(1, spec)
         request1 = make_predict_request(MODEL_NAME, inputs1)
         rest_body1 = json.dumps(
@@ -219,6 +226,10 @@ def main(argv=None) -> int:
         )
         results["overhead_ratio_mean"] = round(
             results["grpc_1_client_batch1"]["mean_ms"] / results["in_process_batch1"]["mean_ms"], 3
+        )
+        # The transport's floor: a call that does no model work.
+        results["grpc_status_1_client"] = run_concurrent(
+            lambda: status_stub.GetModelStatus(status_request, timeout=30), 1, args.requests
         )
         per_client = max(1, args.requests // 8)
         results["grpc_8_clients_batch1"] = run_concurrent(grpc_call, 8, per_client)
