@@ -164,3 +164,16 @@ def test_json_target_is_a_pipeline_job_of_the_same_spec(compiled_json, spec):
     values = job.runtime_config.parameter_values
     assert values[runtime_parameters.DATA_ROOT].string_value == f"gs://{BUCKET}/vre/data"
     assert job.runtime_config.gcs_output_directory == f"gs://{BUCKET}/vre/pipeline-root"
+
+
+def test_kfp_sdk_loads_the_package_as_a_pipeline(compiled_yaml):
+    """KFP's own SDK reads the package as a pipeline with the two optional string inputs."""
+    from kfp import components
+
+    loaded = components.load_component_from_file(compiled_yaml)
+    assert loaded.name == "vre-msrvtt"
+    inputs = loaded.component_spec.inputs
+    assert set(inputs) == {runtime_parameters.DATA_ROOT, runtime_parameters.PUSH_DESTINATION}
+    assert inputs[runtime_parameters.DATA_ROOT].type == "String"
+    assert inputs[runtime_parameters.DATA_ROOT].optional
+    assert inputs[runtime_parameters.DATA_ROOT].default == f"gs://{BUCKET}/vre/data"

@@ -98,7 +98,7 @@ def test_pipeline_root_bucket_and_config_agree(manifests, project_root):
 
 
 def test_serving_reads_where_the_pusher_writes(project_root):
-    """serving/manifests (TF Serving and KServe) load from the Kubeflow config's push destination."""
+    """serving/manifests (TF Serving, KServe) load from the Kubeflow config's push destination."""
     config = yaml.safe_load((project_root / "kubeflow" / "configs" / "msrvtt.yaml").read_text())
     root = config["root"].replace("${VRE_BUCKET}", "VRE_BUCKET")
     destination = f"{root}/{config['serving']['base']}/{config['serving']['model_name']}"
