@@ -50,7 +50,7 @@ def test_bleu_equals_coco(coco_tokenized):
         hyps, refs = _ours(gts, res, ids)
         want, want_items = Bleu(4).compute_score({k: gts[k] for k in ids},
                                                  {k: res[k] for k in ids}, verbose=0)
-        got, got_items = bleu(CorpusNgrams.build(hyps, refs))
+        got, got_items = bleu(hyps, refs)
         np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
         np.testing.assert_allclose(got_items, np.array(want_items).T, rtol=0, atol=TOL)
 
@@ -84,7 +84,9 @@ def test_bit_parallel_lcs_equals_dynamic_programming():
         for _ in range(rng.randint(1, 4)):
             refs.append([rng.randint(0, 6) for _ in range(rng.choice([1, 7, 30, 70]))])
             owner.append(item)
-    got = lcs_lengths(hyps, refs, np.array(owner))
+    flat = lambda seqs: np.array([t for s in seqs for t in s], dtype=np.int64)  # noqa: E731
+    lengths = lambda seqs: np.array([len(s) for s in seqs], dtype=np.int64)  # noqa: E731
+    got = lcs_lengths(flat(hyps), lengths(hyps), flat(refs), lengths(refs), np.array(owner))
     want = [my_lcs(list(map(str, r)), list(map(str, hyps[o]))) for r, o in zip(refs, owner)]
     assert got.tolist() == want
 

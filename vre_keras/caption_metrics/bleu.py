@@ -3,65 +3,130 @@
 coco-caption's BLEU is corpus-level: clipped n-gram matches and lengths are summed over all items
 before the geometric mean, with the reference length closest to each hypothesis (ties to the
 shorter) and its epsilons (1e-15 / 1e-9) that keep empty hypotheses finite.
+
+Clipping only needs, for each n-gram of a hypothesis, its largest count in one reference of the
+same item. So the hypotheses' n-grams form small sorted tables (item-local ids, level by level)
+and the references are only looked up in them: a reference position stays alive at length n only
+while its n-gram occurs in its item's hypothesis, which prunes most of the references' n-grams.
 """
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
-from vre_keras.caption_metrics.corpus_ngrams import CorpusNgrams
-from vre_keras.caption_metrics.ngrams import lookup
+from vre_keras.caption_metrics.ngrams import encode_strings, lookup_strings
 
 _TINY = 1e-15
 _SMALL = 1e-9
 
 
-def _clipped_matches(corpus: CorpusNgrams, n: int) -> np.ndarray:
-    """Per item: hypothesis n-gram counts clipped by their max count in any one reference."""
-    counts = corpus.ngrams[n - 1]
-    hyp, ref = corpus.split_entries(counts)
-    width = max(counts.num_grams, 1)
-    ref_key = corpus.ref_owner[counts.sentence[ref] - corpus.num_items] * width + counts.gram[ref]
-    order = np.argsort(ref_key, kind="stable")
-    sorted_key = ref_key[order]
-    if len(sorted_key):
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(sorted_key)) + 1])
-        max_key = sorted_key[starts]
-        max_count = np.maximum.reduceat(counts.count[ref][order], starts)
-    else:
-        max_key = max_count = np.zeros(0, dtype=np.int64)
-    hyp_key = counts.sentence[hyp] * width + counts.gram[hyp]
-    clipped = np.minimum(counts.count[hyp], lookup(max_key, max_count, hyp_key, 0))
-    return np.bincount(counts.sentence[hyp], weights=clipped, minlength=corpus.num_items)
+def _runs(sorted_values: np.ndarray) -> np.ndarray:
+    """Start index of each run of equal values."""
+    if len(sorted_values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]]))
 
 
-def _closest_ref_lengths(corpus: CorpusNgrams) -> np.ndarray:
+def _positions(lengths: np.ndarray):
+    """(sentence of each token, exclusive end of its sentence) for a flat token array."""
+    sentence = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    ends = np.cumsum(lengths)
+    return sentence, ends[sentence]
+
+
+def _clipped_matches(hyp_ids, hyp_len, ref_ids, ref_len, ref_owner, width, max_n):
+    """float64 [I, max_n]: per item, sum over its hypothesis n-grams of min(count in the
+    hypothesis, largest count in one of its references)."""
+    num_items, num_refs = len(hyp_len), len(ref_len)
+    hyp_sentence, hyp_end = _positions(hyp_len)
+    ref_sentence, ref_end = _positions(ref_len)
+    ref_item = ref_owner[ref_sentence]
+    hyp_pos = np.arange(len(hyp_ids), dtype=np.int64)
+    ref_pos = np.flatnonzero(ref_ids >= 0)  # tokens absent from every hypothesis never match
+    hyp_prev = hyp_sentence  # n = 1 keys start from the item: n-gram ids are item-local
+    ref_prev = ref_item
+    correct = np.zeros((num_items, max_n))
+    for n in range(1, max_n + 1):
+        hyp_pos = hyp_pos[hyp_pos + n <= hyp_end[hyp_pos]]
+        if len(hyp_pos) == 0:
+            break
+        hyp_key = hyp_prev[hyp_pos] * width + hyp_ids[hyp_pos + n - 1]
+        table, hyp_gram = np.unique(hyp_key, return_inverse=True)
+        hyp_count = np.bincount(hyp_gram, minlength=len(table))
+        # The item of each table entry: keys sort by item first, as their prefixes do.
+        first_of_gram = np.zeros(len(table), dtype=np.int64)
+        first_of_gram[hyp_gram] = hyp_pos
+        gram_item = hyp_sentence[first_of_gram]
+
+        # References: alive positions whose n-gram is in their item's hypothesis table.
+        ref_pos = ref_pos[ref_pos + n <= ref_end[ref_pos]]
+        ref_gram = np.full(0, 0, dtype=np.int64)
+        if len(ref_pos):
+            last = ref_ids[ref_pos + n - 1]
+            ref_pos = ref_pos[last >= 0]
+            ref_key = ref_prev[ref_pos] * width + ref_ids[ref_pos + n - 1]
+            idx = np.minimum(np.searchsorted(table, ref_key), len(table) - 1)
+            found = table[idx] == ref_key
+            ref_pos, ref_gram = ref_pos[found], idx[found]
+        ref_max = np.zeros(len(table))
+        if len(ref_pos):
+            # Count per (n-gram, reference), then the largest count per n-gram.
+            pair = np.sort(ref_gram * num_refs + ref_sentence[ref_pos])
+            starts = _runs(pair)
+            counts = np.diff(np.concatenate([starts, [len(pair)]]))
+            gram = pair[starts] // num_refs
+            gram_starts = _runs(gram)
+            ref_max[gram[gram_starts]] = np.maximum.reduceat(counts, gram_starts)
+        correct[:, n - 1] = np.bincount(gram_item, weights=np.minimum(hyp_count, ref_max),
+                                        minlength=num_items)
+        # Ids of this level become the prefixes of the next.
+        next_hyp = np.full(len(hyp_ids), -1, dtype=np.int64)
+        next_hyp[hyp_pos] = hyp_gram
+        hyp_prev = next_hyp
+        next_ref = np.full(len(ref_ids), -1, dtype=np.int64)
+        next_ref[ref_pos] = ref_gram
+        ref_prev = next_ref
+    return correct
+
+
+def _closest_ref_lengths(hyp_len, ref_len, ref_owner, ref_start) -> np.ndarray:
     """coco-caption's min((abs(l - testlen), l) for l in reflens)[1], per item."""
-    test = corpus.hyp_lengths[corpus.ref_owner]
-    refs = corpus.ref_lengths
-    base = int(max(refs.max(initial=0), 0)) + 1
-    combined = np.abs(refs - test) * base + refs  # orders by distance, then by length
-    return np.minimum.reduceat(combined, corpus.ref_start) % base
+    base = int(ref_len.max(initial=0)) + 1
+    combined = np.abs(ref_len - hyp_len[ref_owner]) * base + ref_len  # distance, then length
+    return np.minimum.reduceat(combined, ref_start) % base
 
 
-def bleu(corpus: CorpusNgrams, max_n: int = 4):
+def bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_n: int = 4):
     """BLEU-1..max_n.
 
     Args:
-        corpus: the counted corpus (built with at least max_n).
+        hypotheses: one tokenized caption per item.
+        references: tokenized references per item, at least one each.
         max_n: highest order.
 
     Returns:
         (list of corpus BLEU-n, float64 [I, max_n] per-item BLEU-n), as coco-caption's Bleu.
     """
-    testlen = corpus.hyp_lengths.astype(np.float64)
-    reflen = _closest_ref_lengths(corpus)
-    correct = np.stack([_clipped_matches(corpus, n) for n in range(1, max_n + 1)], axis=1)
-    guess = np.stack([np.maximum(0, corpus.hyp_lengths - n + 1) for n in range(1, max_n + 1)],
+    num_items = len(hypotheses)
+    refs_per_item = np.array([len(r) for r in references], dtype=np.int64)
+    if len(references) != num_items or (refs_per_item < 1).any():
+        raise ValueError("every item needs one hypothesis and at least one reference")
+    hyp_enc, token_ids = encode_strings(hypotheses)
+    ref_ids, ref_len = lookup_strings([r for refs in references for r in refs], token_ids)
+    width = int(hyp_enc.ids.max(initial=0)) + 1
+    ref_owner = np.repeat(np.arange(num_items, dtype=np.int64), refs_per_item)
+    ref_start = np.zeros(num_items, dtype=np.int64)
+    np.cumsum(refs_per_item[:-1], out=ref_start[1:])
+    hyp_len = hyp_enc.lengths
+    reflen = _closest_ref_lengths(hyp_len, ref_len, ref_owner, ref_start)
+    correct = _clipped_matches(hyp_enc.ids, hyp_len, ref_ids, ref_len, ref_owner, width, max_n)
+    guess = np.stack([np.maximum(0, hyp_len - n + 1) for n in range(1, max_n + 1)],
                      axis=1).astype(np.float64)
+    testlen = hyp_len.astype(np.float64)
 
-    per_item = np.empty((corpus.num_items, max_n))
-    running = np.ones(corpus.num_items)
+    per_item = np.empty((num_items, max_n))
+    running = np.ones(num_items)
     for k in range(max_n):
         running = running * ((correct[:, k] + _TINY) / (guess[:, k] + _SMALL))
         per_item[:, k] = running ** (1.0 / (k + 1))
@@ -70,7 +135,7 @@ def bleu(corpus: CorpusNgrams, max_n: int = 4):
     per_item[short] *= np.exp(1 - 1 / ratio[short])[:, None]
 
     # Corpus level: the same formula on summed counts (sums of ints are exact).
-    total_test = int(corpus.hyp_lengths.sum())
+    total_test = int(hyp_len.sum())
     total_ref = int(reflen.sum())
     corpus_scores = []
     running_total = 1.0

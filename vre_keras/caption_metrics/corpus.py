@@ -143,11 +143,8 @@ def evaluate_corpus(
         for k, s in zip(ids, np.asarray(per_item).tolist()):
             result.per_item[k][name] = s
 
-    counted = None
-    if names.BLEU in metrics or names.CIDER in metrics or names.CIDER_D in metrics:
-        counted = CorpusNgrams.build(hyps, refs, max_n=4)
     if names.BLEU in metrics:
-        scores, per_item = bleu(counted)
+        scores, per_item = bleu(hyps, refs)
         for k, name in enumerate(names.BLEU_KEYS):
             record(name, scores[k], per_item[:, k])
     if names.METEOR in metrics:
@@ -163,7 +160,7 @@ def evaluate_corpus(
     if names.CIDER in metrics or names.CIDER_D in metrics:
         # One computation: coco-caption's "CIDEr" is the CIDEr-D formula with corpus document
         # frequencies, so both names carry the same value here (see docs/caption_metrics.md).
-        score, per_item = cider_d(counted)
+        score, per_item = cider_d(CorpusNgrams.build(hyps, refs, max_n=4))
         for name in (names.CIDER, names.CIDER_D):
             if name in metrics:
                 record(name, score, per_item)

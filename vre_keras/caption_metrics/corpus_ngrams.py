@@ -10,7 +10,7 @@ from vre_keras.caption_metrics.ngrams import (
     NgramCounts,
     NgramVocabulary,
     count_ngrams,
-    encode,
+    encode_strings,
 )
 
 
@@ -50,9 +50,9 @@ class CorpusNgrams:
         refs_per_item = np.array([len(r) for r in references], dtype=np.int64)
         if len(hypotheses) != len(references) or (refs_per_item < 1).any():
             raise ValueError("every item needs one hypothesis and at least one reference")
-        sentences = [h.split() for h in hypotheses]
-        sentences += [r.split() for refs in references for r in refs]
-        encoded, token_ids = encode(sentences, vocabulary.token_ids if vocabulary else None)
+        sentences = list(hypotheses) + [r for refs in references for r in refs]
+        encoded, token_ids = encode_strings(sentences, False,
+                                            vocabulary.token_ids if vocabulary else None)
         counts, level_keys, sizes = count_ngrams(encoded, max_n, vocabulary)
         ref_start = np.zeros(len(references), dtype=np.int64)
         np.cumsum(refs_per_item[:-1], out=ref_start[1:])

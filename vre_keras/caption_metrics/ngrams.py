@@ -53,22 +53,84 @@ class NgramVocabulary:
     sizes: list
 
 
-def encode(sentences: Sequence[Sequence[str]], token_ids: dict | None = None) -> tuple:
-    """Maps token lists to one flat int64 array.
+_SEPARATOR = "\x00"  # joins sentences for one C-level split; captions never hold NUL
+
+
+def encode_strings(sentences: Sequence[str], on_single_space: bool = False,
+                   token_ids: dict | None = None) -> tuple:
+    """Splits and maps sentences to one flat int64 array of token ids.
 
     Args:
-        sentences: each sentence as its list of tokens.
+        sentences: the sentences as strings.
+        on_single_space: split with str.split(" ") (coco-caption's ROUGE_L: "" is one empty
+            token) instead of str.split() (its BLEU and CIDEr).
         token_ids: a frozen token -> id map (left unchanged; unknown tokens get new ids above
             its ids), or None to start a new one.
 
     Returns:
-        (Encoded, token -> id map including any new tokens).
+        (Encoded, token -> id map including any new tokens). Ids are < len(map) + tokens.
+    """
+    sentences = list(sentences)
+    joined = f" {_SEPARATOR} ".join(sentences)
+    if joined.count(_SEPARATOR) != max(len(sentences) - 1, 0):  # a sentence holds NUL itself
+        return encode([s.split(" ") if on_single_space else s.split() for s in sentences],
+                      token_ids)
+    tokens = joined.split(" ") if on_single_space else joined.split()
+    index = {} if token_ids is None else dict(token_ids)
+    start = 0 if token_ids is None else (max(token_ids.values(), default=-1) + 1)
+    if start + len(tokens) >= BASE:
+        raise ValueError(f"too many tokens in one scoring call ({start + len(tokens)} >= {BASE})")
+    # setdefault through map() runs in C: a token's id is where it first occurs (not compact,
+    # which is fine: only id equality and the BASE bound matter).
+    ids = np.fromiter(map(index.setdefault, tokens, itertools.count(start)), dtype=np.int64,
+                      count=len(tokens))
+    is_separator = ids == index.get(_SEPARATOR, -1)
+    ends = np.concatenate([np.flatnonzero(is_separator), [len(ids)]])
+    lengths = ends - np.concatenate([[-1], ends[:-1]]) - 1  # tokens between separators
+    index.pop(_SEPARATOR, None)
+    starts = np.zeros(len(sentences), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return Encoded(ids[~is_separator], lengths.astype(np.int64), starts), index
+
+
+def lookup_strings(sentences: Sequence[str], token_ids: dict, on_single_space: bool = False):
+    """Splits sentences and maps their tokens through a fixed map, -1 for tokens not in it.
+
+    Args:
+        sentences: the sentences as strings.
+        token_ids: token -> id (ids >= 0).
+        on_single_space: str.split(" ") instead of str.split(), as in encode_strings.
+
+    Returns:
+        (int64 [tokens] ids, int64 [S] tokens per sentence).
+    """
+    sentences = list(sentences)
+    joined = f" {_SEPARATOR} ".join(sentences)
+    if joined.count(_SEPARATOR) != max(len(sentences) - 1, 0):
+        parts = [s.split(" ") if on_single_space else s.split() for s in sentences]
+        ids = np.fromiter((token_ids.get(t, -1) for sent in parts for t in sent), dtype=np.int64)
+        return ids, np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    tokens = joined.split(" ") if on_single_space else joined.split()
+    table = dict(token_ids)
+    table[_SEPARATOR] = -2
+    ids = np.fromiter(map(table.get, tokens, itertools.repeat(-1)), dtype=np.int64,
+                      count=len(tokens))
+    is_separator = ids == -2
+    ends = np.concatenate([np.flatnonzero(is_separator), [len(ids)]])
+    lengths = ends - np.concatenate([[-1], ends[:-1]]) - 1
+    return ids[~is_separator], lengths.astype(np.int64)
+
+
+def encode(sentences: Sequence[Sequence[str]], token_ids: dict | None = None) -> tuple:
+    """Maps token lists to one flat int64 array (see encode_strings; this takes split tokens).
+
+    Args:
+        sentences: each sentence as its list of tokens.
+        token_ids: a frozen token -> id map, or None.
     """
     index = {} if token_ids is None else dict(token_ids)
     start = 0 if token_ids is None else (max(token_ids.values(), default=-1) + 1)
     tokens = list(itertools.chain.from_iterable(sentences))
-    # setdefault through map() runs in C: a token's id is where it first occurs (not compact,
-    # which is fine: only id equality and the BASE bound matter).
     flat = list(map(index.setdefault, tokens, itertools.count(start)))
     if start + len(tokens) >= BASE:
         raise ValueError(f"too many tokens in one scoring call ({start + len(tokens)} >= {BASE})")

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vre_keras.caption_metrics.ngrams import encode_strings, lookup_strings
+
 BETA = 1.2
 _WORD = 64
 
@@ -28,32 +30,39 @@ def _lcs_python(hyp: Sequence[int], ref: Sequence[int]) -> int:
     return len(hyp) - bin(v).count("1")
 
 
-def lcs_lengths(hyp_ids: list, ref_ids: list, ref_owner: np.ndarray) -> np.ndarray:
+def _segment_offsets(lengths: np.ndarray) -> np.ndarray:
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return starts
+
+
+def lcs_lengths(hyp_ids: np.ndarray, hyp_len: np.ndarray, ref_ids: np.ndarray,
+                ref_len: np.ndarray, ref_owner: np.ndarray) -> np.ndarray:
     """LCS length of every reference with its item's hypothesis.
 
     Args:
-        hyp_ids: per item, the hypothesis as a list of int token ids.
-        ref_ids: per reference, its int token ids.
+        hyp_ids: int64 flat token ids of all hypotheses (>= 0).
+        hyp_len: int64 [I] tokens per hypothesis.
+        ref_ids: int64 flat token ids of all references (-1: a token in no hypothesis).
+        ref_len: int64 [R] tokens per reference.
         ref_owner: int64 [R] item of each reference.
 
     Returns:
         int64 [R].
     """
-    num_refs = len(ref_ids)
-    hyp_len = np.array([len(h) for h in hyp_ids], dtype=np.int64)
-    ref_len = np.array([len(r) for r in ref_ids], dtype=np.int64)
+    num_refs = len(ref_len)
     out = np.zeros(num_refs, dtype=np.int64)
-    vocab = 1 + max(max((max(h) for h in hyp_ids if h), default=0),
-                    max((max(r) for r in ref_ids if r), default=0))
+    if num_refs == 0:
+        return out
+    vocab = int(max(hyp_ids.max(initial=0), ref_ids.max(initial=0))) + 1
+    hyp_start = _segment_offsets(hyp_len)
+    ref_start = _segment_offsets(ref_len)
 
     # Match masks: bit j of mask(item, token) is set where the item's hypothesis has token at j.
-    short_item = hyp_len <= _WORD
-    item_of = np.repeat(np.arange(len(hyp_ids), dtype=np.int64), hyp_len)
-    pos_in = np.concatenate([np.arange(n, dtype=np.int64) for n in hyp_len]) if len(hyp_len) else (
-        np.zeros(0, dtype=np.int64))
-    flat_hyp = np.fromiter((t for h in hyp_ids for t in h), dtype=np.int64, count=int(hyp_len.sum()))
-    keep = short_item[item_of]
-    keys = item_of[keep] * vocab + flat_hyp[keep]
+    item_of = np.repeat(np.arange(len(hyp_len), dtype=np.int64), hyp_len)
+    pos_in = np.arange(len(hyp_ids), dtype=np.int64) - hyp_start[item_of]
+    keep = hyp_len[item_of] <= _WORD
+    keys = item_of[keep] * vocab + hyp_ids[keep]
     bits = np.left_shift(np.uint64(1), pos_in[keep].astype(np.uint64))
     order = np.argsort(keys, kind="stable")
     keys, bits = keys[order], bits[order]
@@ -63,33 +72,38 @@ def lcs_lengths(hyp_ids: list, ref_ids: list, ref_owner: np.ndarray) -> np.ndarr
     else:
         mask_key, mask_val = keys, bits
 
-    vec = np.flatnonzero(short_item[ref_owner])  # references scored in the vector path
-    if len(vec):
-        # Longest references first, so the ones still running at step i are a prefix.
-        vec = vec[np.argsort(-ref_len[vec], kind="stable")]
-        lens = ref_len[vec]
-        ref_start = np.zeros(len(vec), dtype=np.int64)
-        np.cumsum(lens[:-1], out=ref_start[1:])
-        flat_ref = np.fromiter((t for r in vec.tolist() for t in ref_ids[r]), dtype=np.int64,
-                               count=int(lens.sum()))
-        owner = np.repeat(ref_owner[vec], lens)
-        query = owner * vocab + flat_ref
-        idx = np.minimum(np.searchsorted(mask_key, query), max(len(mask_key) - 1, 0))
-        found = mask_key[idx] == query if len(mask_key) else np.zeros(len(query), bool)
-        match = np.where(found, mask_val[idx] if len(mask_val) else np.uint64(0), np.uint64(0))
-        width = hyp_len[ref_owner[vec]].astype(np.uint64)
-        full = np.where(width == _WORD, np.uint64(2**64 - 1),
+    short_ref = hyp_len[ref_owner] <= _WORD
+    if len(mask_key):
+        # A reference token that is not in its hypothesis leaves the bit vector unchanged
+        # (its match mask is 0), so only the matching tokens of each reference are kept.
+        ref_of = np.repeat(np.arange(num_refs, dtype=np.int64), ref_len)
+        pos = np.flatnonzero((ref_ids >= 0) & short_ref[ref_of])
+        query = ref_owner[ref_of[pos]] * vocab + ref_ids[pos]
+        idx = np.minimum(np.searchsorted(mask_key, query), len(mask_key) - 1)
+        found = mask_key[idx] == query
+        pos, match = pos[found], mask_val[idx[found]]
+        kept_ref = ref_of[pos]
+        kept_len = np.bincount(kept_ref, minlength=num_refs)
+        # Longest kept sequences first, so the references still running at step i are a prefix.
+        order = np.argsort(-kept_len, kind="stable")
+        lens = kept_len[order]
+        seq_start = _segment_offsets(kept_len)[order]  # kept tokens stay grouped by reference
+        width = hyp_len[ref_owner[order]].astype(np.uint64)
+        full = np.where(width >= _WORD, np.uint64(2**64 - 1),
                         np.left_shift(np.uint64(1), np.minimum(width, 63)) - np.uint64(1))
         v = full.copy()
         for i in range(int(lens.max(initial=0))):
-            active = int(np.searchsorted(-lens, -i, side="left"))  # count of lens > i
-            m = match[ref_start[:active] + i]
+            active = int(np.searchsorted(-lens, -i, side="left"))  # references with lens > i
+            m = match[seq_start[:active] + i]
             va = v[:active]
             u = va & m
             v[:active] = (va + u) | (va - u)  # uint64 wrap-around only drops bits above the word
-        out[vec] = hyp_len[ref_owner[vec]] - np.bitwise_count(v & full).astype(np.int64)
-    for r in np.flatnonzero(~short_item[ref_owner]).tolist():
-        out[r] = _lcs_python(hyp_ids[ref_owner[r]], ref_ids[r])
+        lcs = hyp_len[ref_owner[order]] - np.bitwise_count(v & full).astype(np.int64)
+        out[order] = np.where(short_ref[order], lcs, 0)
+    for r in np.flatnonzero(~short_ref).tolist():
+        h = ref_owner[r]
+        out[r] = _lcs_python(hyp_ids[hyp_start[h] : hyp_start[h] + hyp_len[h]].tolist(),
+                             ref_ids[ref_start[r] : ref_start[r] + ref_len[r]].tolist())
     return out
 
 
@@ -104,19 +118,17 @@ def rouge_l(hypotheses: Sequence[str], references: Sequence[Sequence[str]], beta
     Returns:
         (corpus mean, float64 [I] per item), as coco-caption's Rouge.compute_score.
     """
-    index: dict[str, int] = {}
-    hyp_ids = [[index.setdefault(t, len(index)) for t in h.split(" ")] for h in hypotheses]
-    ref_ids = [[index.setdefault(t, len(index)) for t in r.split(" ")]
-               for refs in references for r in refs]
     counts = np.array([len(r) for r in references], dtype=np.int64)
     if len(hypotheses) != len(references) or (counts < 1).any():
         raise ValueError("every item needs one hypothesis and at least one reference")
+    hyp_enc, token_ids = encode_strings(hypotheses, on_single_space=True)
+    ref_ids, ref_len = lookup_strings([r for refs in references for r in refs], token_ids,
+                                      on_single_space=True)
     owner = np.repeat(np.arange(len(references), dtype=np.int64), counts)
-    starts = np.zeros(len(references), dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    lcs = lcs_lengths(hyp_ids, ref_ids, owner).astype(np.float64)
-    hyp_len = np.array([len(h) for h in hyp_ids], dtype=np.float64)
-    ref_len = np.array([len(r) for r in ref_ids], dtype=np.float64)
+    starts = _segment_offsets(counts)
+    lcs = lcs_lengths(hyp_enc.ids, hyp_enc.lengths, ref_ids, ref_len, owner).astype(np.float64)
+    hyp_len = hyp_enc.lengths.astype(np.float64)
+    ref_len = ref_len.astype(np.float64)
     prec = np.maximum.reduceat(lcs / hyp_len[owner], starts)
     rec = np.maximum.reduceat(lcs / ref_len, starts)
     both = (prec != 0) & (rec != 0)
