@@ -88,7 +88,7 @@ def run_parameters(spec, data_root=None, serving_base=None, extra=None) -> dict:
         if default is None or not default.default_value.string_value:
             raise ValueError(
                 "the pipeline spec has no push_destination parameter with a default, so "
-                "--serving-base cannot be applied; pass --param push_destination=<json>"
+                "--serving_base cannot be applied; pass --param push_destination=<json>"
             )
         _, model_name = runtime_parameters.serving_base_of(default.default_value.string_value)
         params[runtime_parameters.PUSH_DESTINATION] = runtime_parameters.push_destination_json(
@@ -112,18 +112,17 @@ def _client(target: Target):
     )
 
 
-def _yaml_package(package_path: str, spec) -> tuple[str, str | None]:
-    """kfp uploads YAML; a TFX PipelineJob JSON is rewritten as its spec in a temporary file."""
+def _yaml_package(package_path: str, spec, tmp_dir: str) -> str:
+    """kfp uploads YAML; a TFX PipelineJob JSON is written as its spec into `tmp_dir` first."""
     if not package_path.endswith(".json"):
-        return package_path, None
+        return package_path
     import yaml
     from google.protobuf import json_format
 
-    tmp = tempfile.mkdtemp(prefix="vre-kfp-")
-    path = os.path.join(tmp, "pipeline.yaml")
+    path = os.path.join(tmp_dir, "pipeline.yaml")
     with open(path, "w") as f:
         yaml.safe_dump(json_format.MessageToDict(spec), f, sort_keys=True)
-    return path, tmp
+    return path
 
 
 def spec_digest(spec) -> str:
@@ -196,15 +195,10 @@ def upload(client, package_path: str, spec, pipeline_name: str | None = None) ->
 
 
 def _prepare(target: Target, package_path: str, spec):
+    """Connects, uploads the package if needed, finds or creates the experiment."""
     client = _client(target)
-    upload_path, tmp = _yaml_package(package_path, spec)
-    try:
-        pipeline_id, version_id = upload(client, upload_path, spec)
-    finally:
-        if tmp:
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="vre-kfp-") as tmp_dir:
+        pipeline_id, version_id = upload(client, _yaml_package(package_path, spec, tmp_dir), spec)
     experiment = client.create_experiment(name=target.experiment, namespace=target.namespace)
     return client, pipeline_id, version_id, experiment.experiment_id
 
