@@ -24,7 +24,7 @@ doctor: setup
 	./vre doctor
 
 bench: setup
-	$(RUN) python -m benchmarks.run_all
+	$(RUN) python benchmarks/run_all.py $(BENCH)
 
 # Any command inside the runtime: make run CMD="python -c 'import tfx'"
 run: setup
