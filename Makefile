@@ -3,7 +3,7 @@ RUNTIME := scripts/runtime.sh
 RUN := $(RUNTIME) run
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast demo doctor bench run lint clean-runtime
+.PHONY: setup test test-fast demo doctor bench run format clean-runtime
 
 setup:
 	@$(RUNTIME) setup
@@ -30,8 +30,9 @@ bench: setup
 run: setup
 	$(RUN) $(CMD)
 
-lint: setup
-	$(RUN) python -m ruff check .
+# The one formatter (ruff, line length 100 from pyproject.toml); runs on the host through uvx.
+format:
+	uvx ruff@0.14.5 format .
 
 clean-runtime:
 	rm -rf --one-file-system $${VRE_CACHE_DIR:-/var/cache/vre} .venv
