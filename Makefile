@@ -32,7 +32,7 @@ run: setup
 
 # The one formatter (ruff, line length 100 from pyproject.toml); runs on the host through uvx.
 format:
-	uvx ruff@0.14.5 format .
+	uvx ruff@0.17.6 format .
 
 clean-runtime:
 	rm -rf --one-file-system $${VRE_CACHE_DIR:-/var/cache/vre} .venv
