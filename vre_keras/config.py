@@ -42,7 +42,9 @@ class ModelConfig:
         dropout: rate of the dropout before the word projection.
         beta: weight of LR+ in L_All (Eq. 22).
         scheduled_sampling: probability of feeding the model's own previous word in training.
-        learning_rate: Adam learning rate.
+        learning_rate: Adam learning rate of phases 1-3 (paper: 3e-4).
+        self_critical_learning_rate: Adam learning rate of phase 4 (the paper gives none; a tenth
+            of the XE rate keeps the policy-gradient steps from undoing the XE model).
         default_key_frame: i_key of step 1; None means K // 2.
         kbigru_implementation: "vectorized" or "while_loop" (same numbers; see the benchmark).
         decoding: "greedy" or "beam", the method of the exported serving signatures.
@@ -65,6 +67,7 @@ class ModelConfig:
     beta: float = 0.03
     scheduled_sampling: float = 0.25
     learning_rate: float = 3e-4
+    self_critical_learning_rate: float = 3e-5
     default_key_frame: int | None = None
     kbigru_implementation: str = "vectorized"
     decoding: str = "greedy"

@@ -199,6 +199,9 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
             from vre_keras.caption_metrics.reward import CaptionReward
 
             model.set_reward(CaptionReward({v: references[v] for v in video_ids}), vocabulary)
+            optimizer.learning_rate.assign(config.self_critical_learning_rate)
+        else:
+            optimizer.learning_rate.assign(config.learning_rate)
         model.set_phase(phase)
         model.compile(optimizer=optimizer, jit_compile=False)
         data = train_data(per_video=phase == PHASE_SELF_CRITICAL)
