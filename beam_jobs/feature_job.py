@@ -18,7 +18,9 @@ multi-processing mode.
 import argparse
 import json
 import logging
+import shutil
 import tempfile
+import typing
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -40,6 +42,15 @@ METADATA_FILE = "metadata.json"
 SHARD_PREFIX = "part"
 SHARD_SUFFIX = ".tfrecord.gz"
 LOCAL_RUNNERS = ("directrunner", "fnapirunner", "direct")
+
+
+class EncodedVideo(typing.NamedTuple):
+    """One written video: its split, serialized Example, audio flag and weights description."""
+
+    split: str
+    example: bytes
+    has_audio: int
+    model_id: str
 
 
 class FailureRatioExceededError(RuntimeError):
@@ -118,7 +129,7 @@ class DecodeVideos(beam.PTransform):
 
 
 class _EncodeFn(beam.DoFn):
-    """Keyed PredictionResult -> (split, serialized Example, weights description)."""
+    """Keyed PredictionResult -> EncodedVideo."""
 
     def __init__(self, progress_dir):
         self.progress_dir = progress_dir
@@ -131,12 +142,13 @@ class _EncodeFn(beam.DoFn):
         record, result = keyed_result
         decoded = result.example
         example = encode_example(record, result.inference, decoded.num_frames, decoded.duration_s)
+        has_audio = int(result.inference[contract.HAS_AUDIO])
         self.ok.inc()
-        if not int(result.inference[contract.HAS_AUDIO]):
+        if not has_audio:
             self.no_audio.inc()
         if self.progress_dir:
             progress_lib.record_outcome(self.progress_dir, progress_lib.OK)
-        yield record.split, example, result.model_id
+        yield EncodedVideo(record.split, example, has_audio, result.model_id)
 
 
 class _CountFailureFn(beam.DoFn):
@@ -158,7 +170,7 @@ def _failed_batch_letters(failed):
 
 
 class ExtractFeatures(beam.PTransform):
-    """VideoRecords -> (examples keyed by split, dead letters, weight descriptions).
+    """VideoRecords -> (EncodedVideos, dead letters).
 
     Args:
       model_handler: a KerasFeatureModelHandler.
@@ -212,13 +224,11 @@ class ExtractFeatures(beam.PTransform):
             | "AllLetters" >> beam.Flatten()
             | "CountFailures" >> beam.ParDo(_CountFailureFn(self.progress_dir))
         )
-        examples = encoded | "SplitAndExample" >> beam.Map(lambda e: (e[0], e[1]))
-        weights = encoded | "WeightsUsed" >> beam.Map(lambda e: e[2])
-        return examples, dead_letters, weights
+        return encoded, dead_letters
 
 
-def _split_index(keyed, num_partitions):
-    return contract.SPLITS.index(keyed[0])
+def _split_index(encoded, num_partitions):
+    return contract.SPLITS.index(encoded.split)
 
 
 def _metadata(counts, weights_seen, settings):
@@ -242,21 +252,13 @@ def _metadata(counts, weights_seen, settings):
     }
 
 
-def _outcome_labels(example_or_letter):
-    if isinstance(example_or_letter, dict):
-        return ["failed", "stage:" + example_or_letter["stage"]]
-    split, serialized = example_or_letter
-    labels = [f"ok:{split}"]
-    if _has_no_audio(serialized):
+def _outcome_labels(encoded_or_letter):
+    if isinstance(encoded_or_letter, dict):
+        return ["failed", "stage:" + encoded_or_letter["stage"]]
+    labels = [f"ok:{encoded_or_letter.split}"]
+    if not encoded_or_letter.has_audio:
         labels.append("no_audio")
     return labels
-
-
-def _has_no_audio(serialized):
-    import tensorflow as tf
-
-    example = tf.train.Example.FromString(serialized)
-    return example.features.feature[contract.HAS_AUDIO].int64_list.value[0] == 0
 
 
 def build_pipeline(
@@ -282,14 +284,14 @@ def build_pipeline(
       progress_dir: local folder for the progress display, or None.
     """
     videos = pipeline | "ListVideos" >> beam.Create(records, reshuffle=False)
-    examples, dead_letters, weights = videos | "ExtractFeatures" >> ExtractFeatures(
+    encoded, dead_letters = videos | "ExtractFeatures" >> ExtractFeatures(
         model_handler, decode_timeout_s, settings["num_frames"], progress_dir
     )
-    by_split = examples | "BySplit" >> beam.Partition(_split_index, len(contract.SPLITS))
+    by_split = encoded | "BySplit" >> beam.Partition(_split_index, len(contract.SPLITS))
     for split, part in zip(contract.SPLITS, by_split):
         _ = (
             part
-            | f"Serialized[{split}]" >> beam.Values()
+            | f"Serialized[{split}]" >> beam.Map(lambda e: e.example)
             | f"Write[{split}]"
             >> beam.io.WriteToTFRecord(
                 FileSystems.join(output_dir, split, SHARD_PREFIX),
@@ -307,13 +309,18 @@ def build_pipeline(
         )
     )
     counts = (
-        (examples, dead_letters)
+        (encoded, dead_letters)
         | "Outcomes" >> beam.Flatten()
         | "Labels" >> beam.FlatMap(_outcome_labels)
         | "CountLabels" >> beam.combiners.Count.PerElement()
         | "CountsDict" >> beam.combiners.ToDict()
     )
-    weights_seen = weights | "DistinctWeights" >> beam.Distinct() | beam.combiners.ToList()
+    weights_seen = (
+        encoded
+        | "WeightsUsed" >> beam.Map(lambda e: e.model_id)
+        | "DistinctWeights" >> beam.Distinct()
+        | "WeightsList" >> beam.combiners.ToList()
+    )
     _ = (
         counts
         | "Metadata"
@@ -472,11 +479,15 @@ def run_feature_job(
         decode_timeout_s=decode_timeout_s,
         progress_dir=str(display.folder) if display else None,
     )
-    if display:
-        with display:
+    try:
+        if display:
+            with display:
+                pipeline.run().wait_until_finish()
+        else:
             pipeline.run().wait_until_finish()
-    else:
-        pipeline.run().wait_until_finish()
+    finally:
+        if progress_root:
+            shutil.rmtree(progress_root, ignore_errors=True)
     metadata = read_metadata(output_dir)
     _LOG.info(
         "feature job: %d ok, %d failed of %d videos -> %s",
