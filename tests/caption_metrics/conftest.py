@@ -24,7 +24,8 @@ def coco_tokenized(raw_corpus):
 
 @pytest.fixture(scope="session")
 def meteor_scorer():
-    from vre_keras.caption_metrics import MeteorScorer
+    """The process-wide METEOR JVM, which the TFMA combiner in these tests uses too (one
+    paraphrase-table load for the whole session); closed at exit."""
+    from vre_keras.caption_metrics.meteor import shared_meteor_scorer
 
-    with MeteorScorer() as scorer:
-        yield scorer
+    return shared_meteor_scorer()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vre_keras.caption_metrics.corpus_ngrams import CorpusNgrams
-from vre_keras.caption_metrics.ngrams import NgramVocabulary, lookup, unique_sorted
+from vre_keras.caption_metrics.ngrams import NgramVocabulary, lookup
 
 SIGMA = 6.0
 
@@ -41,11 +41,15 @@ def document_frequency_table(corpus: CorpusNgrams) -> DocumentFrequency:
 
 
 def _corpus_df(corpus: CorpusNgrams, counts) -> np.ndarray:
+    """Per n-gram id: the number of items whose references contain it."""
     _, ref = corpus.split_entries(counts)
-    width = max(counts.num_grams, 1)
+    gram = counts.gram[ref]
     owner = corpus.ref_owner[counts.sentence[ref] - corpus.num_items]
-    pairs = unique_sorted(owner * width + counts.gram[ref])  # (item, n-gram) present
-    return np.bincount(pairs % width, minlength=counts.num_grams).astype(np.float64)
+    # Entries are sorted by (gram, sentence) and references are grouped by item, so each
+    # (gram, item) pair is one run.
+    first = np.concatenate([[True], (gram[1:] != gram[:-1]) | (owner[1:] != owner[:-1])]) \
+        if len(gram) else np.zeros(0, bool)
+    return np.bincount(gram[first], minlength=counts.num_grams).astype(np.float64)
 
 
 def cider_d(corpus: CorpusNgrams, df: DocumentFrequency | None = None, sigma: float = SIGMA):
@@ -64,7 +68,9 @@ def cider_d(corpus: CorpusNgrams, df: DocumentFrequency | None = None, sigma: fl
     max_n = len(corpus.ngrams)
     ref_len = float(np.log(float(corpus.num_items))) if df is None else df.log_num_items
     # coco-caption's "length" is the number of bigrams (it counts where n-gram index == 1).
-    lengths = np.maximum(corpus.encoded.lengths - 1, 0) if max_n >= 2 else 0 * corpus.encoded.lengths
+    lengths = np.maximum(corpus.encoded.lengths - 1, 0)
+    if max_n < 2:
+        lengths = 0 * lengths
     val = np.zeros((num_refs, max_n))
     norm_hyp = np.zeros((corpus.num_items, max_n))
     norm_ref = np.zeros((num_refs, max_n))
@@ -82,11 +88,11 @@ def cider_d(corpus: CorpusNgrams, df: DocumentFrequency | None = None, sigma: fl
         norm_hyp[:, k] = norms[: corpus.num_items]
         norm_ref[:, k] = norms[corpus.num_items :]
         hyp, ref = corpus.split_entries(counts)
-        width = max(counts.num_grams, 1)
-        hyp_key = counts.sentence[hyp] * width + counts.gram[hyp]  # sorted: entries are sorted
-        ref_index = counts.sentence[ref] - corpus.num_items
+        items = corpus.num_items
+        hyp_key = counts.gram[hyp] * items + counts.sentence[hyp]  # sorted: (gram, sentence)
+        ref_index = counts.sentence[ref] - items
         w_ref = weight[ref]
-        w_hyp = lookup(hyp_key, weight[hyp], corpus.ref_owner[ref_index] * width + counts.gram[ref],
+        w_hyp = lookup(hyp_key, weight[hyp], counts.gram[ref] * items + corpus.ref_owner[ref_index],
                        0.0)
         val[:, k] = np.bincount(ref_index, weights=np.minimum(w_hyp, w_ref) * w_ref,
                                 minlength=num_refs)

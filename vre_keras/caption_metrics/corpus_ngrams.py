@@ -71,6 +71,7 @@ class CorpusNgrams:
         return self.encoded.lengths[self.num_items :]
 
     def split_entries(self, counts: NgramCounts):
-        """(hypothesis entries, reference entries) of one n as index arrays into `counts`."""
-        cut = np.searchsorted(counts.sentence, self.num_items)  # entries are sorted by sentence
-        return np.arange(cut), np.arange(cut, len(counts.sentence))
+        """(hypothesis entries, reference entries) of one n, as index arrays into `counts`;
+        each keeps the (gram, sentence) order."""
+        is_hyp = counts.sentence < self.num_items
+        return np.flatnonzero(is_hyp), np.flatnonzero(~is_hyp)

@@ -87,8 +87,8 @@ class MeteorScorer:
         with self._lock:
             stats = []
             for hyp, refs in zip(hypotheses, references):
-                self._request(" ||| ".join(["SCORE", " ||| ".join(_clean_reference(r) for r in refs),
-                                            _clean_hypothesis(hyp)]))
+                fields = ["SCORE"] + [_clean_reference(r) for r in refs] + [_clean_hypothesis(hyp)]
+                self._request(" ||| ".join(fields))
                 stats.append(self._read_line())
             self._request("EVAL ||| " + " ||| ".join(stats))
             per_item = [self._read_float() for _ in hypotheses]

@@ -140,31 +140,15 @@ def encode(sentences: Sequence[Sequence[str]], token_ids: dict | None = None) ->
     return Encoded(np.asarray(flat, dtype=np.int64), lengths, starts), index
 
 
-def unique_sorted(values: np.ndarray) -> np.ndarray:
-    """np.unique by sorting (numpy 2's hash-based np.unique is several times slower here)."""
-    values = np.sort(values)
-    if len(values) < 2:
-        return values
-    return values[np.concatenate([[True], values[1:] != values[:-1]])]
-
-
-def unique_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted unique values, their counts)."""
-    values = np.sort(values)
-    if len(values) == 0:
-        return values, np.zeros(0, dtype=np.int64)
-    edges = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1], [True]]))
-    return values[edges[:-1]], np.diff(edges)
-
-
 @dataclass
 class NgramCounts:
     """Term frequencies of the n-grams of one length n over all sentences.
 
     Attributes:
         n: the n-gram length.
-        sentence: int64 [E] sentence index of each (sentence, n-gram) entry, sorted.
-        gram: int64 [E] n-gram id (0 .. num_grams-1) of each entry.
+        sentence: int64 [E] sentence index of each (sentence, n-gram) entry.
+        gram: int64 [E] n-gram id (0 .. num_grams-1) of each entry; entries are sorted by
+            (gram, sentence).
         count: int64 [E] how often the n-gram occurs in the sentence.
         num_grams: the bound of n-gram ids at this n.
     """
@@ -176,8 +160,23 @@ class NgramCounts:
     num_grams: int
 
 
+def _entries(n: int, gram: np.ndarray, sentence: np.ndarray, num_grams: int) -> NgramCounts:
+    """Entries from per-position n-gram ids and sentences sorted by (gram, position)."""
+    if len(gram) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return NgramCounts(n, empty, empty, empty, num_grams)
+    new = np.concatenate([[True], (gram[1:] != gram[:-1]) | (sentence[1:] != sentence[:-1])])
+    starts = np.flatnonzero(new)
+    count = np.diff(np.concatenate([starts, [len(gram)]]))
+    return NgramCounts(n, sentence[starts], gram[starts], count.astype(np.int64), num_grams)
+
+
 def count_ngrams(enc: Encoded, max_n: int, vocabulary: NgramVocabulary | None = None):
     """Counts the 1..max_n-grams of every sentence.
+
+    One stable sort per n does both jobs: ranking the keys gives the n-gram ids, and since the
+    positions of one n-gram stay in order (and sentences are contiguous), its (n-gram, sentence)
+    runs are the term frequencies.
 
     Args:
         enc: the encoded corpus.
@@ -199,9 +198,16 @@ def count_ngrams(enc: Encoded, max_n: int, vocabulary: NgramVocabulary | None = 
         last = enc.ids[p + n - 1]
         keys = last if n == 1 else gram_at[p] * BASE + last
         if vocabulary is None:
-            uniq, inverse = np.unique(keys, return_inverse=True)
-            ids = inverse.astype(np.int64)
+            order = np.argsort(keys, kind="stable")
+            sorted_keys = keys[order]
+            new = np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]) if len(keys) \
+                else np.zeros(0, bool)
+            ranks = np.cumsum(new) - 1
+            ids = np.empty(len(keys), dtype=np.int64)
+            ids[order] = ranks
+            uniq = sorted_keys[new]
             num_grams = len(uniq)
+            sorted_ids = ranks
         else:
             uniq = vocabulary.level_keys[n - 1]
             idx = np.minimum(np.searchsorted(uniq, keys), max(len(uniq) - 1, 0))
@@ -210,15 +216,13 @@ def count_ngrams(enc: Encoded, max_n: int, vocabulary: NgramVocabulary | None = 
             new_keys, new_inverse = np.unique(keys[~found], return_inverse=True)
             ids[~found] = vocabulary.sizes[n - 1] + new_inverse
             num_grams = vocabulary.sizes[n - 1] + len(new_keys)
+            order = np.argsort(ids, kind="stable")
+            sorted_ids = ids[order]
         gram_at = np.full(total, -1, dtype=np.int64)
         gram_at[p] = ids
         level_keys.append(uniq)
         sizes.append(num_grams)
-        # One entry per (sentence, n-gram) with its count; sorting the key sorts by sentence.
-        width = max(num_grams, 1)
-        key, counts = unique_counts(sentence_of[p] * width + ids)
-        out.append(NgramCounts(n=n, sentence=key // width, gram=key % width,
-                               count=counts.astype(np.int64), num_grams=num_grams))
+        out.append(_entries(n, sorted_ids, sentence_of[p[order]], num_grams))
     return out, level_keys, sizes
 
 
