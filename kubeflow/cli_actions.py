@@ -2,8 +2,7 @@
 
 `vre_cli/commands/pipeline.py` (the TFX part) owns `vre pipeline` and its `run` action; it takes
 the actions below from `ACTIONS` when this module is present. Each action is
-`Action(help, add_arguments(parser), run(args) -> int)`; `register(subparsers)` adds them all to
-an argparse subparsers object for callers that prefer that.
+`Action(help, add_arguments(parser), run(args) -> int)`, the shape pipeline.py's registry uses.
 
     vre pipeline compile --target kubeflow --image IMAGE --output FILE [--config CONFIG]
     vre pipeline submit  --host URL --package FILE [--data_root URI] [--serving_base URI] ...
@@ -271,16 +270,3 @@ ACTIONS = {
         _friendly(_run_schedule),
     ),
 }
-
-
-def register(subparsers) -> None:
-    """Adds compile, submit and schedule to an argparse subparsers object.
-
-    Args:
-        subparsers: the result of `parser.add_subparsers(...)` of `vre pipeline`; each action's
-            `run` is set as the parser default `_run`, as vre_cli/main.py dispatches.
-    """
-    for name, action in ACTIONS.items():
-        parser = subparsers.add_parser(name, help=action.help, description=action.help)
-        action.add_arguments(parser)
-        parser.set_defaults(_run=action.run)

@@ -121,6 +121,8 @@ def compile_config(config_path: str, image: str, output_path: str, display_name=
     check_image(image)
     check_package_path(output_path)
     config = load_config(config_path)
+    # Paths expand $VARS lazily: resolve them now, so an unset variable is named before TFX loads.
+    _ = (config.resolved_pipeline_root, config.resolved_data_root, config.push_destination)
     from tfx_pipeline.pipeline import create_pipeline_from_config
 
     pipeline = create_pipeline_from_config(config, metadata_connection_config=None)
