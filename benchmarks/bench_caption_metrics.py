@@ -93,8 +93,8 @@ def main(argv=None):
             lambda: cider_d(CorpusNgrams.build(h_list, r_list)),
             lambda out: out[0], lambda out: out[0], repeat=1)
 
-    # What `vre evaluate` does: one tokenization to ids shared by the three metrics. pycocoevalcap
-    # has no shared step, so its side is the sum of its three rows above.
+    # The three through evaluate_corpus (input checks and per-video results included), against
+    # the sum of pycocoevalcap's three rows above.
     from vre_keras.caption_metrics import evaluate_corpus
 
     t_all, _ = timed(lambda: evaluate_corpus(hyps, refs, metrics=("Bleu", "ROUGE_L", "CIDEr-D"),
