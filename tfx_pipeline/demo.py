@@ -46,6 +46,7 @@ class CaptionedVideo:
         key_frame_time_s: when that frame is shown in the video.
         key_frame_png: the key frame saved as an image.
         latency_ms: the gRPC Predict round trip.
+        model_version: the served version that answered.
     """
 
     video_id: str
@@ -55,6 +56,7 @@ class CaptionedVideo:
     key_frame_time_s: float
     key_frame_png: str
     latency_ms: float
+    model_version: int
 
 
 @dataclasses.dataclass
@@ -109,13 +111,11 @@ def caption_videos(server_target: str, model_name: str, videos: list[dict], fram
     extractor = VideoFeatureExtractor(allow_random_weights=True)
     decoded = [decode_video(v["path"]) for v in videos]
     features = extractor.extract_batch(decoded)
-    client = CaptionClient(server_target, model_name=model_name)
     os.makedirs(frames_dir, exist_ok=True)
     results = []
-    for video, clip, feats in zip(videos, decoded, features):
-        start = time.perf_counter()
-        answer = client.caption_features([feats])[0]
-        latency_ms = 1000 * (time.perf_counter() - start)
+    with CaptionClient(server_target, model_name=model_name) as client:
+        answers = [client.caption_features([feats])[0] for feats in features]
+    for video, clip, answer in zip(videos, decoded, answers):
         key = int(answer[contract.OUT_KEY_FRAME])
         times = sample_times(0.0, clip.duration_s, len(clip.frames))
         png = os.path.join(frames_dir, f"{video['id']}_key_frame.png")
@@ -123,7 +123,7 @@ def caption_videos(server_target: str, model_name: str, videos: list[dict], fram
         results.append(
             CaptionedVideo(
                 video["id"], video["split"], answer[contract.OUT_CAPTION], key,
-                float(times[key]), png, latency_ms,
+                float(times[key]), png, answer["predict_ms"], answer["model_version"],
             )
         )
     return results
@@ -189,7 +189,7 @@ def format_demo(result: DemoResult) -> str:
         lines.append(f"  {c.video_id:20} [{c.split:10}] {c.caption!r}")
         lines.append(
             f"  {'':20} key frame {c.key_frame} at {c.key_frame_time_s:.2f} s -> {c.key_frame_png}"
-            f"  ({c.latency_ms:.0f} ms)"
+            f"  (version {c.model_version}, {c.latency_ms:.0f} ms)"
         )
     lines.append("")
     lines.append(
