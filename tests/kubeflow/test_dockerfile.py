@@ -160,3 +160,10 @@ def test_runtime_stage_runs_kubeflow_tasks(dockerfile):
     installs = " ".join(rest for keyword, rest in final if keyword == "RUN")
     assert "openjdk-21-jre-headless" in installs  # METEOR in the Evaluator
     assert any(keyword == "USER" and rest != "root" for keyword, rest in final)
+
+
+def test_build_context_leaves_local_state_out(project_root):
+    """The Dockerfile-specific ignore file keeps the local venv, git and tests out of the image."""
+    ignored = (project_root / "kubeflow" / "Dockerfile.dockerignore").read_text().split()
+    assert {".git", ".venv", "tests"} <= set(ignored)
+    assert "uv.lock" not in ignored and "pyproject.toml" not in ignored
