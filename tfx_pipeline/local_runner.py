@@ -30,8 +30,6 @@ def run_local(config: PipelineConfig) -> PipelineRun:
         config: the pipeline config; its data_root must already hold a span of records
             (see `tfx_pipeline.features.ensure_features`).
     """
-    from tfx import v1 as tfx
-
     from tfx_pipeline.features import latest_span
 
     data_root = config.resolved_data_root
@@ -40,6 +38,8 @@ def run_local(config: PipelineConfig) -> PipelineRun:
             f"data_root {data_root} holds no span-<N>/<split>/ folders of TFRecords; run the "
             "feature job first (set data.extract_argv in the config, or run `vre extract`)"
         )
+    from tfx import v1 as tfx
+
     from tfx_pipeline.pipeline import create_pipeline_from_config
 
     pipeline = create_pipeline_from_config(
