@@ -58,6 +58,13 @@ def test_reward_tokenizes_raw_references_once():
     assert perfect > wrong
 
 
+def test_reward_needs_references():
+    with pytest.raises(CaptionInputError, match="non-empty dict"):
+        CaptionReward({})
+    with pytest.raises(CaptionInputError, match="no reference captions for ids: 'v2'"):
+        CaptionReward({"v1": ["a man"], "v2": []}, tokenized=True)
+
+
 def test_normalize_generated():
     assert normalize_generated(b"A Man , rides .") == "a man rides"
     with pytest.raises(TypeError, match="int"):

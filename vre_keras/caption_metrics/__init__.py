@@ -12,7 +12,7 @@ from vre_keras.caption_metrics.corpus import (
     score_corpus,
 )
 from vre_keras.caption_metrics.java import JavaNotFoundError
-from vre_keras.caption_metrics.meteor import MeteorError, MeteorScorer
+from vre_keras.caption_metrics.meteor import MeteorError, MeteorScorer, shared_meteor_scorer
 from vre_keras.caption_metrics.names import (
     ALL_KEYS,
     BLEU,
@@ -27,11 +27,12 @@ from vre_keras.caption_metrics.names import (
     METEOR,
     ROUGE_L,
 )
+from vre_keras.caption_metrics.reward import CaptionReward
 from vre_keras.caption_metrics.tokenizer import TokenizerError, tokenize, tokenize_groups
 
 __all__ = [
     "ALL_KEYS", "BLEU", "BLEU_1", "BLEU_2", "BLEU_3", "BLEU_4", "BLEU_KEYS", "CIDER", "CIDER_D",
-    "FAMILIES", "METEOR", "ROUGE_L", "CaptionInputError", "CorpusScores", "JavaNotFoundError",
-    "MeteorError", "MeteorScorer", "TokenizerError", "evaluate_corpus", "score_corpus",
-    "tokenize", "tokenize_groups",
+    "FAMILIES", "METEOR", "ROUGE_L", "CaptionInputError", "CaptionReward", "CorpusScores",
+    "JavaNotFoundError", "MeteorError", "MeteorScorer", "TokenizerError", "evaluate_corpus",
+    "score_corpus", "shared_meteor_scorer", "tokenize", "tokenize_groups",
 ]

@@ -52,6 +52,8 @@ class CaptionReward:
         cider_weight: float = 1.0,
         rouge_weight: float = 1.0,
     ):
+        if not isinstance(references, Mapping) or not references:
+            raise CaptionInputError("CaptionReward needs a non-empty dict video id -> references")
         ids = validate({k: "" for k in references}, references)
         refs = [list(references[k]) for k in ids]
         if not tokenized:
