@@ -351,6 +351,18 @@ def check_failure_ratio(metadata, max_failure_ratio, output_dir):
         )
 
 
+def _check_weight_files(cnn_weights, vggish_weights, pca_params):
+    """Fails in the driver, naming the path, before any worker tries to load a missing file."""
+    paths = [("--cnn_weights", cnn_weights, [""]), ("--vggish_pca_params", pca_params, [""])]
+    # A TF checkpoint is a prefix: `vggish_model.ckpt` is stored as `.index` + `.data-*` files.
+    paths.append(("--vggish_weights", vggish_weights, ["", ".index"]))
+    for flag, path, suffixes in paths:
+        if path is None or (flag == "--cnn_weights" and path == "imagenet"):
+            continue
+        if not any(FileSystems.exists(str(path) + suffix) for suffix in suffixes):
+            raise ValueError(f"{flag} {path}: no such file")
+
+
 def _is_local(options):
     runner = options.view_as(StandardOptions).runner
     return runner is None or str(runner).lower() in LOCAL_RUNNERS
@@ -417,6 +429,7 @@ def run_feature_job(
             "(or --no_audio); --allow_random_weights runs with fixed-seed random weights, "
             "for tests and demos only"
         )
+    _check_weight_files(cnn_weights, vggish_weights if use_audio else None, pca_params)
     if no_weights:
         _LOG.warning(
             "*** RANDOM WEIGHTS (seed=%d): the features are NOT usable for real captioning ***",

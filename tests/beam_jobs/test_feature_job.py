@@ -172,6 +172,17 @@ def test_job_refuses_without_weights(tmp_path, sample_records):
         feature_job.run_feature_job(sample_records, str(tmp_path))
     with pytest.raises(ValueError, match="no videos"):
         feature_job.run_feature_job([], str(tmp_path), allow_random_weights=True)
+    with pytest.raises(ValueError, match="--cnn_weights .*resnet.h5: no such file"):
+        feature_job.run_feature_job(
+            sample_records, str(tmp_path), cnn_weights=str(tmp_path / "resnet.h5"), use_audio=False
+        )
+    with pytest.raises(ValueError, match="--vggish_weights .*vggish_model.ckpt: no such file"):
+        feature_job.run_feature_job(
+            sample_records,
+            str(tmp_path),
+            cnn_weights="imagenet",
+            vggish_weights=str(tmp_path / "vggish_model.ckpt"),
+        )
 
 
 @pytest.mark.slow
