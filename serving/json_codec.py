@@ -114,7 +114,9 @@ def _from_instances(instances: list, specs: dict) -> dict:
                 columns[name].append(_to_array(item[name], specs[name], f"{name} (item {i})"))
         else:
             if _is_named_object(item):
-                raise invalid_argument(f"Expecting value/list but got object at item {i} of input list")
+                raise invalid_argument(
+                    f"Expecting value/list but got object at item {i} of input list"
+                )
             columns[names[0]].append(_to_array(item, specs[names[0]], f"{names[0]} (item {i})"))
     batched = {}
     for name, items in columns.items():
@@ -163,7 +165,9 @@ def _to_array(value, spec: tf.TensorSpec, where: str) -> np.ndarray:
     elif dtype == tf.bool:
         ok = kind == "b" or (arr.size == 0)
     else:
-        raise invalid_argument(f"input {where}: conversion of JSON to type {dtype.name} is unsupported")
+        raise invalid_argument(
+            f"input {where}: conversion of JSON to type {dtype.name} is unsupported"
+        )
     if not ok:
         raise invalid_argument(
             f"JSON Value: {_short(value)} Type: {_json_type(arr)} is not of expected type: "

@@ -72,7 +72,8 @@ def _fingerprint(path: str):
                 st = os.stat(os.path.join(root, f))
             except OSError:
                 continue
-            stamps.append((os.path.relpath(os.path.join(root, f), path), st.st_size, st.st_mtime_ns))
+            name = os.path.relpath(os.path.join(root, f), path)
+            stamps.append((name, st.st_size, st.st_mtime_ns))
     return tuple(sorted(stamps))
 
 

@@ -63,7 +63,9 @@ class RestApi:
     def __init__(self, registry: ModelRegistry):
         self.registry = registry
 
-    def answer(self, method: str, path: str, body: bytes) -> tuple[int, bytes, grpc.StatusCode, str]:
+    def answer(
+        self, method: str, path: str, body: bytes
+    ) -> tuple[int, bytes, grpc.StatusCode, str]:
         """Returns (HTTP status, JSON body, status code, error message) of one request."""
         path = path.split("?", 1)[0]
         try:
@@ -192,7 +194,9 @@ class RestServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, registry: ModelRegistry, max_request_bytes: int, max_concurrent: int):
+    def __init__(
+        self, address, registry: ModelRegistry, max_request_bytes: int, max_concurrent: int
+    ):
         super().__init__(address, _Handler)
         self.api = RestApi(registry)
         self.max_request_bytes = max_request_bytes

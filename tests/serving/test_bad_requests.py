@@ -11,7 +11,6 @@ from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
-    predict_pb2,
 )
 
 from serving.warmup import make_predict_request
@@ -31,7 +30,8 @@ def _predict(**changes):
 
 
 def _req(inputs=None, name=MODEL_NAME, version=None, signature="serving_default", **fields):
-    request = make_predict_request(name, OK_INPUTS if inputs is None else inputs, signature, version)
+    inputs = OK_INPUTS if inputs is None else inputs
+    request = make_predict_request(name, inputs, signature, version)
     for key, value in fields.items():
         getattr(request, key).extend(value)
     return request
@@ -86,7 +86,9 @@ def _assert_still_serving(stubs):
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(
-    "request_, code, fragment", [r[1:] for r in GRPC_PREDICT_ROWS], ids=[r[0] for r in GRPC_PREDICT_ROWS]
+    "request_, code, fragment",
+    [r[1:] for r in GRPC_PREDICT_ROWS],
+    ids=[r[0] for r in GRPC_PREDICT_ROWS],
 )
 def test_grpc_predict_bad_request(stubs, request_, code, fragment):
     with pytest.raises(grpc.RpcError) as info:

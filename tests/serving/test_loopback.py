@@ -22,7 +22,12 @@ def in_process(tiny_server):
     """The same SavedModel called in this process, the reference answers."""
     path = f"{tiny_server.manager.base_path}/1"
     fn = tf.saved_model.load(path).signatures[SERVING_DEFAULT]
-    return lambda inputs: {k: v.numpy() for k, v in fn(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+
+    def call(inputs):
+        outputs = fn(**{k: tf.constant(v) for k, v in inputs.items()})
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    return call
 
 
 def _http(url, body=None):
@@ -72,7 +77,8 @@ def test_rest_row_and_columnar_formats_match_in_process(tiny_server, in_process)
     inputs = tiny_inputs(2, seed=3)
     want = in_process(inputs)
     url = tiny_server.rest_url + "/v1/models/vre/versions/1:predict"
-    rows = _http(url, {"instances": [{k: v[i].tolist() for k, v in inputs.items()} for i in range(2)]})
+    instances = [{k: v[i].tolist() for k, v in inputs.items()} for i in range(2)]
+    rows = _http(url, {"instances": instances})
     assert set(rows) == {"predictions"} and len(rows["predictions"]) == 2
     columns = {name: [row[name] for row in rows["predictions"]] for name in SERVING_OUTPUTS}
     _assert_same(want, columns)
@@ -98,7 +104,8 @@ def test_metadata_is_the_saved_models_signature_defs(stubs, tiny_server):
     assert rest["model_spec"] == {"name": "vre", "version": "1", "signature_name": ""}
     inputs = rest["metadata"]["signature_def"]["signature_def"][SERVING_DEFAULT]["inputs"]
     assert inputs["temporal"]["dtype"] == "DT_FLOAT"
-    assert [d["size"] for d in inputs["temporal"]["tensor_shape"]["dim"]] == ["-1", str(TINY_K), str(TINY_C)]
+    dims = [d["size"] for d in inputs["temporal"]["tensor_shape"]["dim"]]
+    assert dims == ["-1", str(TINY_K), str(TINY_C)]
 
 
 def test_model_status_over_grpc_and_rest(stubs, tiny_server):
