@@ -138,6 +138,15 @@ def test_grpc_metadata_status_and_unimplemented_errors(stubs):
     _assert_still_serving(stubs)
 
 
+def test_grpc_garbage_message_does_not_hurt_the_server(tiny_server, stubs):
+    with grpc.insecure_channel(tiny_server.grpc_target) as channel:
+        raw = channel.unary_unary("/tensorflow.serving.PredictionService/Predict")
+        with pytest.raises(grpc.RpcError) as info:
+            raw(b"\xff\xff\xff\xff not a protobuf", timeout=30)
+        assert info.value.code() == grpc.StatusCode.INTERNAL  # grpc's own deserializing error
+    _assert_still_serving(stubs)
+
+
 def _post(url, body, headers=None):
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST")
@@ -193,6 +202,7 @@ REST_ROWS = [
     ("instances not a list", PREDICT, {"instances": {"a": 1}}, 400, "to be an list/array"),
     ("not JSON", PREDICT, b"{not json", 400, "JSON Parse error"),
     ("empty body", PREDICT, b"", 400, "The document is empty"),
+    ("not UTF-8", PREDICT, b"\xff\xfe{}", 400, "JSON Parse error"),
     ("JSON not an object", PREDICT, b"[1, 2]", 400, "Is not object"),
     ("signature not a string", PREDICT, {"signature_name": 3, "instances": [1]}, 400,
      "'signature_name' key must be a string value"),
