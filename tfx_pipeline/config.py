@@ -37,12 +37,15 @@ class DataConfig:
             first extracts features into `span-<extract_span>` (the `--output_dir` flag is added).
         extract_span: the span number the extraction writes.
         skip_existing: do not extract again when that span folder already holds records.
+        train_num_spans: train and evaluate on the newest N spans (1: the newest only, so each
+            span must hold the whole dataset; N > 1: spans may hold just the new videos).
     """
 
     data_root: str = "data"
     extract_argv: list[str] = dataclasses.field(default_factory=list)
     extract_span: int = 1
     skip_existing: bool = True
+    train_num_spans: int = 1
 
 
 @dataclasses.dataclass
@@ -222,6 +225,8 @@ class PipelineConfig:
             raise ConfigError(f"{source}: serving.warmup_examples must be an integer >= 0")
         if not isinstance(self.data.extract_span, int) or self.data.extract_span < 0:
             raise ConfigError(f"{source}: data.extract_span must be an integer >= 0")
+        if not isinstance(self.data.train_num_spans, int) or self.data.train_num_spans < 1:
+            raise ConfigError(f"{source}: data.train_num_spans must be an integer >= 1")
         if not all(isinstance(a, str) for a in self.data.extract_argv):
             raise ConfigError(f"{source}: data.extract_argv must be a list of strings")
         if "--output_dir" in " ".join(self.data.extract_argv):

@@ -4,6 +4,9 @@
       ─▶ TFX pipeline (tiny model) ─▶ <root>/serving/vre/<version>/
       ─▶ local TF Serving-protocol server ─▶ gRPC captions + key frames + the Evaluator's table
 
+The videos are featurised once, by the Beam job; the gRPC requests carry those features
+(`vre caption VIDEO` is the client that featurises a new video itself).
+
 The CNN and VGGish weights are random (fixed seed), as no weights can be downloaded here: the
 demo proves the machinery, not caption quality, and says so in its output.
 """
@@ -91,31 +94,59 @@ def demo_config(root: str, config_path=DEMO_CONFIG) -> PipelineConfig:
     return config
 
 
-def caption_videos(server_target: str, model_name: str, videos: list[dict], frames_dir: str):
-    """Decodes and featurises `videos` as the caption client does, then captions them by gRPC.
+def read_span_features(span_folder: str) -> dict[str, dict]:
+    """video id -> Contract-1 features ([K, C], [N*M, C], [128]) from a span's TFRecords.
+
+    Args:
+        span_folder: `<data_root>/span-<N>` written by the Beam feature job.
+    """
+    import glob
+
+    import tensorflow as tf
+
+    k, c, r = contract.NUM_FRAMES, contract.FEATURE_CHANNELS, contract.NUM_REGIONS
+    spec = contract.feature_spec()
+    files = sorted(glob.glob(os.path.join(span_folder, "*", "*.tfrecord.gz")))
+    features = {}
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        example = tf.io.parse_single_example(record, spec)
+        features[example[contract.VIDEO_ID].numpy().decode()] = {
+            contract.TEMPORAL: example[contract.TEMPORAL].numpy().reshape(k, c),
+            contract.SPATIAL: example[contract.SPATIAL].numpy().reshape(r, c),
+            contract.AUDIO: example[contract.AUDIO].numpy(),
+        }
+    return features
+
+
+def caption_videos(
+    server_target: str, model_name: str, videos: list[dict], features: dict, frames_dir: str
+):
+    """Captions `videos` by gRPC Predict and saves each one's key frame as a PNG.
 
     Args:
         server_target: host:port of a TF Serving-protocol gRPC server.
         model_name: the served model's name.
         videos: sample-data records (id, path, split).
+        features: video id -> features, as `read_span_features` returns (the Beam job's output
+            for these videos: no second ResNet152 pass is needed).
         frames_dir: where the key frames are saved as PNG.
     """
     from PIL import Image
 
-    from beam_jobs.feature_extractor import VideoFeatureExtractor
     from beam_jobs.frame_sampling import sample_times
     from beam_jobs.video_decoding import decode_video
     from serving.client import CaptionClient
 
-    # The same fixed-seed random weights the Beam job used, so serving features match training.
-    extractor = VideoFeatureExtractor(allow_random_weights=True)
-    decoded = [decode_video(v["path"]) for v in videos]
-    features = extractor.extract_batch(decoded)
+    missing = [v["id"] for v in videos if v["id"] not in features]
+    if missing:
+        raise RuntimeError(f"the feature job wrote no features for {missing}")
     os.makedirs(frames_dir, exist_ok=True)
-    results = []
     with CaptionClient(server_target, model_name=model_name) as client:
-        answers = [client.caption_features([feats])[0] for feats in features]
-    for video, clip, answer in zip(videos, decoded, answers):
+        answers = [client.caption_features([features[v["id"]]])[0] for v in videos]
+    results = []
+    for video, answer in zip(videos, answers):
+        # Decoded again only to show the key frame: the same K frames the features came from.
+        clip = decode_video(video["path"])
         key = int(answer[contract.OUT_KEY_FRAME])
         times = sample_times(0.0, clip.duration_s, len(clip.frames))
         png = os.path.join(frames_dir, f"{video['id']}_key_frame.png")
@@ -144,7 +175,7 @@ def run_demo(root: str = DEFAULT_ROOT, config_path=DEMO_CONFIG) -> DemoResult:
     config = demo_config(root, config_path)
 
     start = time.monotonic()
-    ensure_features(config)
+    span_folder = ensure_features(config)
     timings["features"] = time.monotonic() - start
 
     start = time.monotonic()
@@ -165,7 +196,7 @@ def run_demo(root: str = DEFAULT_ROOT, config_path=DEMO_CONFIG) -> DemoResult:
     try:
         captions = caption_videos(
             server.grpc_target, config.serving.model_name, sample_videos(),
-            os.path.join(config.path("."), "key_frames"),
+            read_span_features(span_folder), os.path.join(config.path("."), "key_frames"),
         )
     finally:
         server.stop()

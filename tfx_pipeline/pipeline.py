@@ -31,6 +31,7 @@ SCHEMA_GEN = "SchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "latest_blessed_model_resolver"
+SPAN_RESOLVER = "span_resolver"
 EVALUATOR = "Evaluator"
 PUSHER = "Pusher"
 
@@ -61,6 +62,7 @@ def create_pipeline(
     cider_floor: float = 0.0,
     cider_margin: float = 0.0,
     warmup_examples: int = 2,
+    train_num_spans: int = 1,
     statistics: bool = True,
     enable_cache: bool = True,
     metadata_connection_config: Any = None,
@@ -86,6 +88,9 @@ def create_pipeline(
         cider_floor: the Evaluator blesses only when CIDEr >= cider_floor ...
         cider_margin: ... and CIDEr >= the latest blessed model's CIDEr - cider_margin.
         warmup_examples: eval examples written as TF Serving warmup requests (0: none).
+        train_num_spans: train and evaluate on the newest N spans ExampleGen has ingested
+            (1: the newest only; N > 1 adds a Resolver with SpanRangeStrategy, so a span may
+            hold only the videos added since the previous one).
         statistics: add StatisticsGen, SchemaGen and ExampleValidator.
         enable_cache: reuse outputs of components whose inputs and settings are unchanged.
         metadata_connection_config: ML Metadata store (local runs: a SQLite config).
@@ -111,9 +116,28 @@ def create_pipeline(
         ).with_id(EXAMPLE_VALIDATOR)
         components += [statistics_gen, schema_gen, example_validator]
 
+    examples = example_gen.outputs["examples"]
+    if train_num_spans > 1:
+        # The newest N spans from ML Metadata: ExampleGen ingests one span per run, earlier
+        # runs ingested the older ones.
+        span_resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.SpanRangeStrategy,
+            config={
+                "range_config": tfx.proto.RangeConfig(
+                    rolling_range=tfx.proto.RollingRange(num_spans=int(train_num_spans))
+                )
+            },
+            examples=tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.Examples,
+                producer_component_id=example_gen.id,
+            ),
+        ).with_id(SPAN_RESOLVER)
+        components.append(span_resolver)
+        examples = span_resolver.outputs["examples"]
+
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
-        examples=example_gen.outputs["examples"],
+        examples=examples,
         train_args=tfx.proto.TrainArgs(splits=list(train_splits), num_steps=train_steps or 0),
         eval_args=tfx.proto.EvalArgs(splits=list(eval_splits), num_steps=eval_steps or 0),
         custom_config={
@@ -133,7 +157,7 @@ def create_pipeline(
     ).with_id(BASELINE_RESOLVER)
 
     evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"],
+        examples=examples,
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
         eval_config=caption_metrics_tfma.eval_config(
@@ -189,6 +213,7 @@ def create_pipeline_from_config(config, metadata_connection_config: Any = None):
         cider_floor=config.evaluator.cider_floor,
         cider_margin=config.evaluator.cider_margin,
         warmup_examples=config.serving.warmup_examples,
+        train_num_spans=config.data.train_num_spans,
         statistics=config.statistics,
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,

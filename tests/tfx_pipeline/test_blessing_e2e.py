@@ -1,5 +1,5 @@
 """The blessing rule in real pipeline runs: a candidate worse than the blessed baseline (trained
-0 steps) is not blessed and not pushed.
+0 steps) is not blessed and not pushed; then a new span of videos flows into the next run.
 
 Runs on small synthetic Contract-1 records (random features per video, one caption each) at the
 tiny model's sizes, where the tiny model can learn the captions in a few dozen steps; the sample
@@ -7,6 +7,7 @@ videos' test is tests/tfx_pipeline/test_pipeline_e2e.py. The Evaluator scores th
 videos here because the point is the comparison with the baseline, not generalisation.
 """
 
+import json
 import os
 
 import pytest
@@ -26,7 +27,13 @@ TINY = {"hidden_size": 24, "embedding_size": 24, "attention_size": 16, "num_fram
         "max_caption_words": 8}
 
 
-def _write_span(data_root):
+NEW_VIDEOS = {
+    "v4": ["a woman is cooking pasta"],
+    "v5": ["two dogs play in the snow"],
+}
+
+
+def _write_span(data_root, span=1, captions=CAPTIONS):
     from vre_common import contract
     from vre_keras.config import ModelConfig
     from vre_keras.synthetic_data import write_synthetic_records
@@ -34,16 +41,17 @@ def _write_span(data_root):
     sizes = ModelConfig.tiny(**TINY)
     for split in contract.SPLITS:
         write_synthetic_records(
-            os.path.join(data_root, "span-1", split, "part-00000-of-00001.tfrecord.gz"),
-            CAPTIONS, sizes, seed=0, split=split,
+            os.path.join(data_root, f"span-{span}", split, "part-00000-of-00001.tfrecord.gz"),
+            captions, sizes, seed=span, split=split,
         )
 
 
-def _config(root, epochs):
+def _config(root, epochs, train_num_spans=1):
     return PipelineConfig.from_dict(
         {
             "pipeline_name": "vre-blessing-test",
             "root": str(root),
+            "data": {"train_num_spans": train_num_spans},
             "statistics": False,
             "trainer": {
                 "model_preset": "tiny",
@@ -63,10 +71,11 @@ def _versions(config):
     return sorted(d for d in os.listdir(base) if d.isdigit()) if os.path.isdir(base) else []
 
 
-def test_worse_candidate_is_not_blessed_and_not_pushed(tmp_path):
+def test_worse_candidate_is_not_blessed_and_not_pushed_and_new_spans_flow_in(tmp_path):
     from tfx_pipeline import pipeline as P
     from tfx_pipeline.local_runner import run_local
     from tfx_pipeline.report import evaluation_report, pushed_model_dir
+    from tfx_pipeline.trainer_module import SUMMARY_FILE
 
     trained = _config(tmp_path, epochs=4)
     _write_span(trained.resolved_data_root)
@@ -91,3 +100,14 @@ def test_worse_candidate_is_not_blessed_and_not_pushed(tmp_path):
     assert any("CIDEr" in f for f in report.failures), report.failures
     assert pushed_model_dir(second) is None
     assert len(_versions(trained)) == 1  # still only the first, blessed model
+
+    # New videos arrive as span 2: the next run ingests it, and with train_num_spans=2 the
+    # Trainer reads both spans (resolved from ML Metadata by SpanRangeStrategy).
+    _write_span(trained.resolved_data_root, span=2, captions=NEW_VIDEOS)
+    third = run_local(_config(tmp_path, epochs=0, train_num_spans=2))
+    assert third.node(P.EXAMPLE_GEN).state == "COMPLETE"
+    assert third.node(P.EXAMPLE_GEN).output("examples").properties["span"] == 2
+    summary = json.loads(
+        open(os.path.join(third.node(P.TRAINER).output("model_run").uri, SUMMARY_FILE)).read()
+    )
+    assert summary["num_videos"] == len(CAPTIONS) + len(NEW_VIDEOS)

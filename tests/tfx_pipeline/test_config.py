@@ -106,3 +106,8 @@ def test_step_limits_spread_over_the_epochs_that_run():
     assert limited["steps_per_epoch"] == 3  # ceil(10 / 4 epochs)
     assert limited["eval_steps"] == 3
     assert apply_step_limits(schedule, None, None) == schedule
+
+
+def test_train_num_spans_must_be_positive():
+    with pytest.raises(ConfigError, match="data.train_num_spans"):
+        PipelineConfig.from_dict({"data": {"train_num_spans": 0}})

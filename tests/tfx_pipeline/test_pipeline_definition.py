@@ -88,6 +88,7 @@ def test_statistics_components_are_optional(tmp_path):
     config.enable_cache = False
     pipeline = P.create_pipeline_from_config(config)
     assert P.STATISTICS_GEN not in _by_id(pipeline)
+    assert P.SPAN_RESOLVER not in _by_id(pipeline)
     assert P.EXAMPLE_VALIDATOR not in _by_id(pipeline)
     assert pipeline.enable_cache is False
 
@@ -100,3 +101,20 @@ def test_unset_step_limits_mean_the_schedule_decides(tmp_path):
     config.trainer.eval_steps = None
     trainer = _by_id(P.create_pipeline_from_config(config))[P.TRAINER]
     assert json.loads(trainer.exec_properties["train_args"]) == {"splits": ["train"]}
+
+
+def test_several_spans_go_through_a_span_range_resolver(tmp_path):
+    from tfx import v1 as tfx
+
+    from tfx_pipeline import pipeline as P
+
+    config = _config(tmp_path)
+    config.data.train_num_spans = 3
+    nodes = _by_id(P.create_pipeline_from_config(config))
+    resolver = nodes[P.SPAN_RESOLVER]
+    assert resolver.exec_properties["resolver_class"] is tfx.dsl.experimental.SpanRangeStrategy
+    assert resolver.exec_properties["config"]["range_config"].rolling_range.num_spans == 3
+    assert nodes[P.TRAINER].inputs["examples"].producer_component_id == P.SPAN_RESOLVER
+    assert nodes[P.EVALUATOR].inputs["examples"].producer_component_id == P.SPAN_RESOLVER
+    # Statistics describe what ExampleGen ingested in this run.
+    assert nodes[P.STATISTICS_GEN].inputs["examples"].producer_component_id == P.EXAMPLE_GEN

@@ -125,6 +125,7 @@ def test_unchanged_second_run_is_served_from_cache(demo):
     second = run_local(demo_config(str(root), config_path))
     assert second.run_id != result.run.run_id
     states = second.states()
+    print("second run:", states)
     for node in (P.EXAMPLE_GEN, P.STATISTICS_GEN, P.SCHEMA_GEN, P.EXAMPLE_VALIDATOR, P.TRAINER):
         assert states[node] == "CACHED", states
     # Same model, same data: the same artifacts as the first run.
