@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vre_keras.caption_metrics.ngrams import encode_strings, lookup_strings
+from vre_keras.caption_metrics.key_index import find
+from vre_keras.caption_metrics.token_keys import encode_with_references
 
 _TINY = 1e-15
 _SMALL = 1e-9
@@ -66,8 +67,8 @@ def _clipped_matches(hyp_ids, hyp_len, ref_ids, ref_len, ref_owner, width, max_n
             last = ref_ids[ref_pos + n - 1]
             ref_pos = ref_pos[last >= 0]
             ref_key = ref_prev[ref_pos] * width + ref_ids[ref_pos + n - 1]
-            idx = np.minimum(np.searchsorted(table, ref_key), len(table) - 1)
-            found = table[idx] == ref_key
+            idx = find(table, ref_key)
+            found = idx >= 0
             ref_pos, ref_gram = ref_pos[found], idx[found]
         ref_max = np.zeros(len(table))
         if len(ref_pos):
@@ -112,8 +113,8 @@ def bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_n: 
     refs_per_item = np.array([len(r) for r in references], dtype=np.int64)
     if len(references) != num_items or (refs_per_item < 1).any():
         raise ValueError("every item needs one hypothesis and at least one reference")
-    hyp_enc, token_ids = encode_strings(hypotheses)
-    ref_ids, ref_len = lookup_strings([r for refs in references for r in refs], token_ids)
+    hyp_enc, ref_ids, ref_len = encode_with_references(
+        hypotheses, [r for refs in references for r in refs])
     width = int(hyp_enc.ids.max(initial=0)) + 1
     ref_owner = np.repeat(np.arange(num_items, dtype=np.int64), refs_per_item)
     ref_start = np.zeros(num_items, dtype=np.int64)

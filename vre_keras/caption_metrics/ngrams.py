@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vre_keras.caption_metrics.key_index import find
+
 # Token ids stay below BASE (16.7M distinct tokens per scoring call), so that a key
 # gram_id * BASE + token_id fits int64 for up to 2**39 distinct n-grams.
 BASE = 1 << 24
@@ -226,10 +228,10 @@ def count_ngrams(enc: Encoded, max_n: int, vocabulary: NgramVocabulary | None = 
     return out, level_keys, sizes
 
 
-def lookup(sorted_keys: np.ndarray, values: np.ndarray, query: np.ndarray, default=0):
-    """values[i] where sorted_keys[i] == query, else default (vectorised dictionary lookup)."""
-    if len(sorted_keys) == 0:
+def lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default=0):
+    """values[i] where keys[i] == query, else default (vectorised dictionary lookup; the keys
+    are distinct int64)."""
+    if len(keys) == 0:
         return np.full(len(query), default, dtype=values.dtype)
-    idx = np.minimum(np.searchsorted(sorted_keys, query), len(sorted_keys) - 1)
-    found = sorted_keys[idx] == query
-    return np.where(found, values[idx], default)
+    idx = find(keys, query)
+    return np.where(idx >= 0, values[np.maximum(idx, 0)], default)

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vre_keras.caption_metrics.ngrams import encode_strings, lookup_strings
+from vre_keras.caption_metrics.key_index import find
+from vre_keras.caption_metrics.token_keys import encode_with_references
 
 BETA = 1.2
 _WORD = 64
@@ -79,8 +80,8 @@ def lcs_lengths(hyp_ids: np.ndarray, hyp_len: np.ndarray, ref_ids: np.ndarray,
         ref_of = np.repeat(np.arange(num_refs, dtype=np.int64), ref_len)
         pos = np.flatnonzero((ref_ids >= 0) & short_ref[ref_of])
         query = ref_owner[ref_of[pos]] * vocab + ref_ids[pos]
-        idx = np.minimum(np.searchsorted(mask_key, query), len(mask_key) - 1)
-        found = mask_key[idx] == query
+        idx = find(mask_key, query)
+        found = idx >= 0
         pos, match = pos[found], mask_val[idx[found]]
         kept_ref = ref_of[pos]
         kept_len = np.bincount(kept_ref, minlength=num_refs)
@@ -121,9 +122,8 @@ def rouge_l(hypotheses: Sequence[str], references: Sequence[Sequence[str]], beta
     counts = np.array([len(r) for r in references], dtype=np.int64)
     if len(hypotheses) != len(references) or (counts < 1).any():
         raise ValueError("every item needs one hypothesis and at least one reference")
-    hyp_enc, token_ids = encode_strings(hypotheses, on_single_space=True)
-    ref_ids, ref_len = lookup_strings([r for refs in references for r in refs], token_ids,
-                                      on_single_space=True)
+    hyp_enc, ref_ids, ref_len = encode_with_references(
+        hypotheses, [r for refs in references for r in refs], on_single_space=True)
     owner = np.repeat(np.arange(len(references), dtype=np.int64), counts)
     starts = _segment_offsets(counts)
     lcs = lcs_lengths(hyp_enc.ids, hyp_enc.lengths, ref_ids, ref_len, owner).astype(np.float64)

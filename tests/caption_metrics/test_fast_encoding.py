@@ -1,0 +1,99 @@
+"""The numpy text-to-id path (token_keys) and the hash lookup (key_index) against plain Python,
+and the metrics against pycocoevalcap on a corpus that takes the numpy path (ASCII only)."""
+
+import random
+
+import numpy as np
+from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.cider.cider import Cider
+from pycocoevalcap.rouge.rouge import Rouge
+
+from vre_keras.caption_metrics.bleu import bleu
+from vre_keras.caption_metrics.cider import cider_d
+from vre_keras.caption_metrics.corpus_ngrams import CorpusNgrams
+from vre_keras.caption_metrics.key_index import find
+from vre_keras.caption_metrics.rouge import rouge_l
+from vre_keras.caption_metrics.token_keys import encode_with_references, token_keys
+
+TOL = 1e-6
+# Pieces that stress the splitting rules: ASCII whitespace other than space (str.split() splits
+# on \x1c-\x1f too), runs of spaces, tokens of exactly 8 and 9 bytes (the packed/dict boundary),
+# control characters inside tokens, and (for the fallback) non-ASCII and NUL.
+PIECES = ["a", "b", "ab", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "x" * 30, " ", "  ", "\t",
+          "\n", "\x1c", "\x1f", "\x0b", "\x01", "", "-lrb-"]
+NON_ASCII = ["é", "\xa0", "\u2003", "\x00"]
+
+
+def _split(sentence, single):
+    return sentence.split(" ") if single else sentence.split()
+
+
+def _check_encoding(hyps, refs, single):
+    enc, ref_ids, ref_len = encode_with_references(hyps, refs, single)
+    hyp_tokens = [_split(s, single) for s in hyps]
+    ref_tokens = [_split(s, single) for s in refs]
+    assert enc.lengths.tolist() == [len(t) for t in hyp_tokens]
+    assert ref_len.tolist() == [len(t) for t in ref_tokens]
+    ids = {}
+    for token, i in zip([t for ts in hyp_tokens for t in ts], enc.ids.tolist()):
+        assert ids.setdefault(token, i) == i  # one id per token...
+    assert len(set(ids.values())) == len(ids)  # ...and one token per id
+    assert ref_ids.tolist() == [ids.get(t, -1) for ts in ref_tokens for t in ts]
+
+
+def test_encoding_equals_str_split_on_tricky_text():
+    rng = random.Random(0)
+    for trial in range(1500):
+        pool = PIECES + (NON_ASCII if trial % 4 == 0 else [])
+        sentence = lambda: "".join(rng.choice(pool) for _ in range(rng.randint(0, 10)))  # noqa
+        hyps = [sentence() for _ in range(rng.randint(1, 5))]
+        refs = [sentence() for _ in range(rng.randint(1, 8))]
+        for single in (False, True):
+            _check_encoding(hyps, refs, single)
+
+
+def test_token_keys_numpy_path_and_fallback():
+    keys, counts = token_keys(["a  bb", "", "abcdefghi abcdefghi abcdefgh"], on_single_space=True)
+    assert counts.tolist() == [3, 1, 3]
+    assert keys[1] == keys[3] == 0  # the empty tokens
+    assert keys[4] == keys[5] < 0 <= keys[6]  # 9 bytes: dict ids; 8 bytes: packed
+    assert token_keys(["café"]) is None and token_keys(["a\x00b"]) is None
+    assert token_keys([])[1].tolist() == []
+
+
+def test_find_equals_dict_lookup():
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 7, 1000, 5000):
+        keys = np.unique(rng.integers(-2**63, 2**63 - 1, size=size, dtype=np.int64))
+        rng.shuffle(keys)
+        query = np.concatenate([keys, rng.integers(-2**63, 2**63 - 1, 300, dtype=np.int64),
+                                rng.integers(-3, 3, 50)])
+        position = {k: i for i, k in enumerate(keys.tolist())}
+        assert find(keys, query).tolist() == [position.get(q, -1) for q in query.tolist()]
+    # Keys that differ only in their top bits collide in every level: the binary-search rest.
+    keys = np.arange(16, dtype=np.int64) << 59
+    assert find(keys, np.concatenate([keys, keys + 1])).tolist() == list(range(16)) + [-1] * 16
+
+
+def test_metrics_equal_coco_on_ascii_corpus(coco_tokenized):
+    gts, res = coco_tokenized
+    ids = [k for k in gts if all(s.isascii() for s in gts[k] + res[k])]
+    assert len(ids) > 100
+    gts, res = {k: gts[k] for k in ids}, {k: res[k] for k in ids}
+    hyps, refs = [res[k][0] for k in ids], [gts[k] for k in ids]
+    assert token_keys(hyps + [r for rs in refs for r in rs]) is not None  # the numpy path
+
+    want, want_items = Bleu(4).compute_score(gts, res, verbose=0)
+    got, got_items = bleu(hyps, refs)
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
+    np.testing.assert_allclose(got_items, np.array(want_items).T, rtol=0, atol=TOL)
+
+    want, want_items = Rouge().compute_score(gts, res)
+    got, got_items = rouge_l(hyps, refs)
+    assert abs(got - want) <= TOL
+    np.testing.assert_allclose(got_items, want_items, rtol=0, atol=TOL)
+
+    want, want_items = Cider().compute_score(gts, res)
+    got, got_items = cider_d(CorpusNgrams.build(hyps, refs))
+    assert abs(got - want) <= TOL
+    np.testing.assert_allclose(got_items, want_items, rtol=0, atol=TOL)
