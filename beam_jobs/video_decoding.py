@@ -17,6 +17,7 @@ Choices (paper §3.1, §4.2, issue 5):
   VGGish's own input code anyway).
 """
 
+import contextlib
 import dataclasses
 import os
 
@@ -61,8 +62,12 @@ class DecodedVideo:
         return self.audio is not None and self.audio.size > 0
 
 
-def _open_container(path):
-    """Opens `path` with PyAV: local files directly, other schemes through Beam's filesystems."""
+def _open_container(path, stack):
+    """Opens `path` with PyAV: local files directly, other schemes through Beam's filesystems.
+
+    Remote file handles are registered on `stack` (PyAV does not close a file object it was
+    given), so they close with the container.
+    """
     import av
 
     if "://" in path and not path.startswith("file://"):
@@ -75,6 +80,7 @@ def _open_container(path):
             handle = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
         except Exception as e:
             raise VideoDecodeError(f"cannot open video {path}: {e}") from e
+        stack.callback(handle.close)
         return av.open(handle)
     local = path.removeprefix("file://")
     if not os.path.exists(local):
@@ -86,13 +92,18 @@ def _open_container(path):
     return av.open(local)
 
 
+@contextlib.contextmanager
 def _open(path):
+    """The opened PyAV container of `path`; FFmpeg's open errors become VideoDecodeError."""
     import av
 
-    try:
-        return _open_container(path)
-    except av.FFmpegError as e:
-        raise VideoDecodeError(f"not a readable video container: {path}: {e}") from e
+    with contextlib.ExitStack() as stack:
+        try:
+            container = _open_container(path, stack)
+        except av.FFmpegError as e:
+            raise VideoDecodeError(f"not a readable video container: {path}: {e}") from e
+        with container:
+            yield container
 
 
 def _video_time_range(path):
