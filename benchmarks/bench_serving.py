@@ -10,7 +10,8 @@ processes on the machine hits both sides of the ratio alike.
 
 Without --model_dir it serves a tiny VRE captioner (hidden size 8) at Contract 2's full input
 sizes (K=20, C=2048, N*M=49): inputs are full-size, the model compute is small, so the ratio is
-close to the worst case for the server's overhead.
+close to the worst case for the server's overhead. --paper_size serves the paper's sizes
+(hidden 512, 15 words, beam 5; untrained) to show the ratio with a realistic amount of compute.
 """
 
 import argparse
@@ -38,8 +39,13 @@ MODEL_NAME = "vre"
 RESULTS = ROOT / "benchmarks" / "results" / "serving.json"
 
 
-def build_default_model(export_dir: str) -> str:
-    """The tiny VRE captioner at full Contract-2 input sizes, exported (untrained weights)."""
+def build_default_model(export_dir: str, paper_size: bool = False) -> str:
+    """A VRE captioner at full Contract-2 input sizes, exported (untrained weights).
+
+    Args:
+        export_dir: where to write the SavedModel.
+        paper_size: the paper's sizes (hidden 512, 15 words, beam 5) instead of the tiny ones.
+    """
     import keras
 
     from vre_keras.config import ModelConfig
@@ -49,11 +55,12 @@ def build_default_model(export_dir: str) -> str:
     from vre_keras.vre_captioner import VRECaptioner
 
     keras.utils.set_random_seed(0)
-    config = ModelConfig.tiny(
+    sizes = dict(
         num_frames=contract.NUM_FRAMES,
         channels=contract.FEATURE_CHANNELS,
         num_regions=contract.NUM_REGIONS,
     )
+    config = ModelConfig(min_word_count=1, **sizes) if paper_size else ModelConfig.tiny(**sizes)
     vocabulary = Vocabulary.build(TINY_CAPTIONS, min_count=config.min_word_count)
     model = VRECaptioner(config, vocab_size=len(vocabulary)).build_all()
     model.freeze_key_frame_predictor()
@@ -150,10 +157,19 @@ def run_concurrent(call, clients: int, per_client: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model_dir", help="a SavedModel to serve (default: build the tiny one)")
+    parser.add_argument(
+        "--paper_size", action="store_true",
+        help="build the paper-size model (hidden 512, beam 5) instead of the tiny one",
+    )
     parser.add_argument("--requests", type=int, default=200, help="requests per measurement")
     parser.add_argument("--warmup", type=int, default=20, help="untimed requests first")
-    parser.add_argument("--output", default=str(RESULTS), help="JSON results file")
+    parser.add_argument(
+        "--output", help=f"JSON results file [{RESULTS}, or serving_paper_size.json beside it]"
+    )
     args = parser.parse_args(argv)
+    if args.output is None:
+        name = "serving_paper_size.json" if args.paper_size else RESULTS.name
+        args.output = str(RESULTS.with_name(name))
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import grpc
@@ -174,8 +190,9 @@ def main(argv=None) -> int:
         os.symlink(os.path.abspath(args.model_dir), version_dir)
         model_desc = os.path.abspath(args.model_dir)
     else:
-        build_default_model(version_dir)
-        model_desc = "tiny VRE captioner (hidden 8) at K=20, C=2048, N*M=49, untrained"
+        build_default_model(version_dir, args.paper_size)
+        size = "paper-size (hidden 512, beam 5)" if args.paper_size else "tiny (hidden 8)"
+        model_desc = f"{size} VRE captioner at K=20, C=2048, N*M=49, untrained"
 
     fn = tf.saved_model.load(version_dir).signatures[contract.SERVING_DEFAULT]
     spec = dict(fn.structured_input_signature[1])
