@@ -204,7 +204,9 @@ class PipelineConfig:
         for name in ("train_steps", "eval_steps"):
             steps = getattr(self.trainer, name)
             if steps is not None and (not isinstance(steps, int) or steps < 0):
-                raise ConfigError(f"{source}: trainer.{name} must be an integer >= 0, got {steps!r}")
+                raise ConfigError(
+                    f"{source}: trainer.{name} must be an integer >= 0, got {steps!r}"
+                )
         for field, splits in (
             ("trainer.train_splits", self.trainer.train_splits),
             ("trainer.eval_splits", self.trainer.eval_splits),
@@ -215,7 +217,9 @@ class PipelineConfig:
         for name in ("cider_floor", "cider_margin"):
             value = getattr(self.evaluator, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"{source}: evaluator.{name} must be a number >= 0, got {value!r}")
+                raise ConfigError(
+                    f"{source}: evaluator.{name} must be a number >= 0, got {value!r}"
+                )
         if not self.serving.model_name or "/" in self.serving.model_name:
             raise ConfigError(
                 f"{source}: serving.model_name must be a non-empty name without '/', "

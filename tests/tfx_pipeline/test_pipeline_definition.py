@@ -71,7 +71,8 @@ def test_components_and_wiring(tmp_path):
     assert threshold["value_threshold"]["lower_bound"] == 0.3
     assert threshold["change_threshold"]["absolute"] == -0.02
     resolver = nodes[P.BASELINE_RESOLVER]
-    assert resolver.exec_properties["resolver_class"] is tfx.dsl.experimental.LatestBlessedModelStrategy
+    strategy = resolver.exec_properties["resolver_class"]
+    assert strategy is tfx.dsl.experimental.LatestBlessedModelStrategy
 
     # Pusher: only behind the Evaluator's blessing, into <serving base>/<model name>.
     pusher = nodes[P.PUSHER]
