@@ -18,6 +18,13 @@ _MIN_BITS = 10
 _LOAD = 8  # table slots per key: few collisions, and the table stays cache-sized
 
 
+def _slots(keys: np.ndarray, multiplier: np.uint64, shift: np.uint64) -> np.ndarray:
+    """Multiplicative hashing: the top bits of key * multiplier (mod 2**64), as indices."""
+    slots = keys.view(np.uint64) * multiplier
+    slots >>= shift
+    return slots.view(np.intp)  # < 2**bits, so the same bits read as non-negative indices
+
+
 def find(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Position in `keys` of each query, -1 where absent.
 
@@ -36,25 +43,36 @@ def find(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     bits = max(_MIN_BITS, int(len(keys) * _LOAD).bit_length())
     shift = np.uint64(64 - bits)
     remaining = np.arange(len(keys), dtype=np.int64)
-    query_bits = query.view(np.uint64)
+    pending = None  # the queries that may still be found (None: all)
     for multiplier in _MULTIPLIERS:
-        slot = ((keys[remaining].view(np.uint64) * multiplier) >> shift).astype(np.intp)
-        taken, first = np.unique(slot, return_index=True)
+        taken, first, collided = np.unique(_slots(keys[remaining], multiplier, shift),
+                                           return_index=True, return_counts=True)
         table = np.full(1 << bits, -1, dtype=np.int64)
         table[taken] = remaining[first]
-        candidate = table[((query_bits * multiplier) >> shift).astype(np.intp)]
-        hit = keys[np.maximum(candidate, 0)] == query
+        asked = query if pending is None else query[pending]
+        query_slots = _slots(asked, multiplier, shift)
+        candidate = table[query_slots]
+        hit = keys[candidate] == asked  # candidate -1 reads the last key: masked just below
         hit &= candidate >= 0
-        out[hit] = candidate[hit]
+        if pending is None:
+            np.copyto(out, candidate, where=hit)
+        else:
+            out[pending[hit]] = candidate[hit]
         placed = np.zeros(len(remaining), dtype=bool)
         placed[first] = True
         remaining = remaining[~placed]
         if len(remaining) == 0:
             return out
+        # Only a query whose slot held several keys can be one of the keys left for later levels.
+        overflow = np.zeros(1 << bits, dtype=bool)
+        overflow[taken[collided > 1]] = True
+        again = np.flatnonzero(~hit & overflow[query_slots])
+        pending = again if pending is None else pending[again]
     # Keys that collided in every level (adversarial input): plain binary search for them.
     order = np.argsort(keys[remaining])
     rest = keys[remaining][order]
-    idx = np.minimum(np.searchsorted(rest, query), len(rest) - 1)
-    hit = rest[idx] == query
-    out[hit] = remaining[order][idx[hit]]
+    asked = query if pending is None else query[pending]
+    idx = np.minimum(np.searchsorted(rest, asked), len(rest) - 1)
+    hit = rest[idx] == asked
+    out[np.flatnonzero(hit) if pending is None else pending[hit]] = remaining[order][idx[hit]]
     return out
