@@ -41,12 +41,12 @@ def _clipped_matches(hyp_ids, hyp_len, ref_ids, ref_len, ref_owner, width, max_n
     hypothesis, largest count in one of its references)."""
     num_items, num_refs = len(hyp_len), len(ref_len)
     hyp_sentence, hyp_end = _positions(hyp_len)
-    ref_sentence, ref_end = _positions(ref_len)
-    ref_item = ref_owner[ref_sentence]
     hyp_pos = np.arange(len(hyp_ids), dtype=np.int64)
-    ref_pos = np.flatnonzero(ref_ids >= 0)  # tokens absent from every hypothesis never match
     hyp_prev = hyp_sentence  # n = 1 keys start from the item: n-gram ids are item-local
-    ref_prev = ref_item
+    # References are followed only at their alive positions: `ref_pos` (sorted), with the id of
+    # the n-gram found there at the previous level (`ref_gram`) and the end of its sentence.
+    ref_sentence = np.repeat(np.arange(num_refs, dtype=np.int64), ref_len)
+    ref_pos = ref_gram = ref_end = None
     correct = np.zeros((num_items, max_n))
     for n in range(1, max_n + 1):
         hyp_pos = hyp_pos[hyp_pos + n <= hyp_end[hyp_pos]]
@@ -60,16 +60,24 @@ def _clipped_matches(hyp_ids, hyp_len, ref_ids, ref_len, ref_owner, width, max_n
         first_of_gram[hyp_gram] = hyp_pos
         gram_item = hyp_sentence[first_of_gram]
 
-        # References: alive positions whose n-gram is in their item's hypothesis table.
-        ref_pos = ref_pos[ref_pos + n <= ref_end[ref_pos]]
-        ref_gram = np.full(0, 0, dtype=np.int64)
-        if len(ref_pos):
+        # References: positions whose n-gram is in their item's hypothesis table. A token in no
+        # hypothesis (id -1) gets key -1, which no table holds.
+        if n == 1:
+            ref_key = ref_owner[ref_sentence] * width + ref_ids
+            ref_key[ref_ids < 0] = -1
+            idx = find(table, ref_key)
+            ref_pos = np.flatnonzero(idx >= 0)
+            ref_gram = idx[ref_pos]
+            ref_end = np.cumsum(ref_len)[ref_sentence[ref_pos]]
+        else:
+            inside = ref_pos + n <= ref_end
+            ref_pos, ref_gram, ref_end = ref_pos[inside], ref_gram[inside], ref_end[inside]
             last = ref_ids[ref_pos + n - 1]
-            ref_pos = ref_pos[last >= 0]
-            ref_key = ref_prev[ref_pos] * width + ref_ids[ref_pos + n - 1]
+            ref_key = ref_gram * width + last
+            ref_key[last < 0] = -1
             idx = find(table, ref_key)
             found = idx >= 0
-            ref_pos, ref_gram = ref_pos[found], idx[found]
+            ref_pos, ref_gram, ref_end = ref_pos[found], idx[found], ref_end[found]
         ref_max = np.zeros(len(table))
         if len(ref_pos):
             # Count per (n-gram, reference), then the largest count per n-gram.
@@ -85,9 +93,6 @@ def _clipped_matches(hyp_ids, hyp_len, ref_ids, ref_len, ref_owner, width, max_n
         next_hyp = np.full(len(hyp_ids), -1, dtype=np.int64)
         next_hyp[hyp_pos] = hyp_gram
         hyp_prev = next_hyp
-        next_ref = np.full(len(ref_ids), -1, dtype=np.int64)
-        next_ref[ref_pos] = ref_gram
-        ref_prev = next_ref
     return correct
 
 

@@ -55,9 +55,15 @@ def token_keys(sentences: Sequence[str], on_single_space: bool = False):
         starts = np.concatenate([[0], spaces + 1])
         ends = np.concatenate([spaces, [size]])
     else:
-        in_token = (~_WHITESPACE[data]).view(np.int8)
-        edges = np.flatnonzero(np.diff(in_token, prepend=np.int8(0), append=np.int8(0)))
-        starts, ends = edges[0::2], edges[1::2]  # +1 where a token starts, -1 after it ends
+        # White space with a border of it on both sides: a token starts after white space and
+        # ends before it.
+        white = np.ones(size + 2, dtype=bool)
+        if (data < _SPACE).any():  # other ASCII white space (tabs, \x1c..) or control bytes
+            np.take(_WHITESPACE, data, out=white[1:-1])
+        else:
+            np.equal(data, _SPACE, out=white[1:-1])
+        starts = np.flatnonzero(white[:-2] > white[1:-1])
+        ends = np.flatnonzero(white[1:-1] < white[2:]) + 1
     length = ends - starts
     # words[i] is the 8 bytes from byte i on (an unaligned view; the zero padding covers the end).
     words = np.ndarray((size + 1,), dtype="<u8", buffer=padded, strides=(1,))
