@@ -20,6 +20,7 @@ import os
 import pathlib
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -276,6 +277,7 @@ def main(argv=None) -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+    shutil.rmtree(work)  # kept only when the run failed, for server.log
 
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_avg_1m": round(os.getloadavg()[0], 2)}
