@@ -78,11 +78,15 @@ def lcs_lengths(hyp_ids: np.ndarray, hyp_len: np.ndarray, ref_ids: np.ndarray,
         # A reference token that is not in its hypothesis leaves the bit vector unchanged
         # (its match mask is 0), so only the matching tokens of each reference are kept.
         ref_of = np.repeat(np.arange(num_refs, dtype=np.int64), ref_len)
-        pos = np.flatnonzero((ref_ids >= 0) & short_ref[ref_of])
-        query = ref_owner[ref_of[pos]] * vocab + ref_ids[pos]
+        # Key -1 (in no table) for tokens in no hypothesis and for references of long
+        # hypotheses (done in Python below).
+        query = np.repeat(ref_owner, ref_len) * vocab + ref_ids
+        query[ref_ids < 0] = -1
+        if not short_ref.all():
+            query[~short_ref[ref_of]] = -1
         idx = find(mask_key, query)
-        found = idx >= 0
-        pos, match = pos[found], mask_val[idx[found]]
+        pos = np.flatnonzero(idx >= 0)
+        match = mask_val[idx[pos]]
         kept_ref = ref_of[pos]
         kept_len = np.bincount(kept_ref, minlength=num_refs)
         # Longest kept sequences first, so the references still running at step i are a prefix.
