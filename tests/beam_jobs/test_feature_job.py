@@ -230,6 +230,9 @@ def test_vre_extract_cli_in_worker_processes(tmp_path, samples, direct_features,
     assert "1 of 2 videos written" in result.stdout
     assert "RANDOM WEIGHTS" in result.stderr and "videos/s" in result.stderr
     (example,) = _read_split(out / "test")
+    # Splits without videos still get a (valid, empty) shard, so that ExampleGen finds them.
+    assert _read_split(out / "train") == [] and _read_split(out / "validation") == []
+    assert list((out / "train").glob("part-*-of-*.tfrecord.gz"))
     _, direct = direct_features["carphone_distorted"]
     expected = direct[contract.TEMPORAL].reshape(-1)
     np.testing.assert_allclose(
