@@ -11,9 +11,9 @@ from pycocoevalcap.rouge.rouge import Rouge
 from vre_keras.caption_metrics.bleu import bleu
 from vre_keras.caption_metrics.cider import cider_d
 from vre_keras.caption_metrics.corpus_ngrams import CorpusNgrams
-from vre_keras.caption_metrics.key_index import find
+from vre_keras.caption_metrics.key_index import find, group_ids
 from vre_keras.caption_metrics.rouge import rouge_l
-from vre_keras.caption_metrics.token_keys import encode_with_references, token_keys
+from vre_keras.caption_metrics.token_keys import encode_corpus, encode_with_references, token_keys
 
 TOL = 1e-6
 # Pieces that stress the splitting rules: ASCII whitespace other than space (str.split() splits
@@ -53,12 +53,13 @@ def test_encoding_equals_str_split_on_tricky_text():
 
 
 def test_token_keys_numpy_path_and_fallback():
-    keys, counts = token_keys(["a  bb", "", "abcdefghi abcdefghi abcdefgh"], on_single_space=True)
-    assert counts.tolist() == [3, 1, 3]
+    keyed = token_keys(["a  bb", "", "abcdefghi abcdefghi abcdefgh"], on_single_space=True)
+    keys = keyed.keys
+    assert keyed.counts.tolist() == [3, 1, 3]
     assert keys[1] == keys[3] == 0  # the empty tokens
     assert keys[4] == keys[5] < 0 <= keys[6]  # 9 bytes: dict ids; 8 bytes: packed
     assert token_keys(["café"]) is None and token_keys(["a\x00b"]) is None
-    assert token_keys([])[1].tolist() == []
+    assert token_keys([]).counts.tolist() == []
 
 
 def test_find_equals_dict_lookup():
@@ -97,3 +98,27 @@ def test_metrics_equal_coco_on_ascii_corpus(coco_tokenized):
     got, got_items = cider_d(CorpusNgrams.build(hyps, refs))
     assert abs(got - want) <= TOL
     np.testing.assert_allclose(got_items, want_items, rtol=0, atol=TOL)
+
+
+def test_group_ids_equal_keys_share_an_id():
+    rng = np.random.default_rng(1)
+    for keys in (rng.integers(0, 50, 2000), rng.integers(-2**63, 2**63 - 1, 3000, np.int64),
+                 np.arange(40, dtype=np.int64) << 58, np.zeros(0, np.int64)):
+        ids = group_ids(keys)
+        first = {}
+        for k, i in zip(keys.tolist(), ids.tolist()):
+            assert first.setdefault(k, i) == i and keys[i] == k
+        assert len(set(first.values())) == len(first)
+
+
+def test_encode_corpus_equals_dict_encoding():
+    rng = random.Random(2)
+    for trial in range(300):
+        pool = PIECES + (NON_ASCII if trial % 4 == 0 else [])
+        sentences = ["".join(rng.choice(pool) for _ in range(rng.randint(0, 10)))
+                     for _ in range(rng.randint(1, 8))]
+        enc, token_ids = encode_corpus(sentences)
+        tokens = [t for s in sentences for t in s.split()]
+        assert enc.lengths.tolist() == [len(s.split()) for s in sentences]
+        assert enc.ids.tolist() == [token_ids[t] for t in tokens]
+        assert len(set(token_ids.values())) == len(token_ids) == len(set(tokens))

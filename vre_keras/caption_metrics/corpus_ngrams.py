@@ -12,6 +12,7 @@ from vre_keras.caption_metrics.ngrams import (
     count_ngrams,
     encode_strings,
 )
+from vre_keras.caption_metrics.token_keys import encode_corpus
 
 
 @dataclass
@@ -51,8 +52,10 @@ class CorpusNgrams:
         if len(hypotheses) != len(references) or (refs_per_item < 1).any():
             raise ValueError("every item needs one hypothesis and at least one reference")
         sentences = list(hypotheses) + [r for refs in references for r in refs]
-        encoded, token_ids = encode_strings(sentences, False,
-                                            vocabulary.token_ids if vocabulary else None)
+        if vocabulary is None:
+            encoded, token_ids = encode_corpus(sentences)
+        else:
+            encoded, token_ids = encode_strings(sentences, False, vocabulary.token_ids)
         counts, level_keys, sizes = count_ngrams(encoded, max_n, vocabulary)
         ref_start = np.zeros(len(references), dtype=np.int64)
         np.cumsum(refs_per_item[:-1], out=ref_start[1:])

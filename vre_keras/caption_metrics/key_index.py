@@ -76,3 +76,38 @@ def find(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     hit = rest[idx] == asked
     out[np.flatnonzero(hit) if pending is None else pending[hit]] = remaining[order][idx[hit]]
     return out
+
+
+def group_ids(keys: np.ndarray) -> np.ndarray:
+    """For each key, the position of one key equal to it: equal keys get the same id, different
+    keys different ids (ids < len(keys)), without sorting.
+
+    Each level scatters the unresolved positions into a hash table (whichever lands last in a
+    slot represents it); a position whose key equals its slot's representative's is resolved.
+    All copies of one key share a slot, so they resolve together, at the same level, to the same
+    representative; every occupied slot resolves at least its representative's key.
+
+    Args:
+        keys: int64 [N].
+
+    Returns:
+        int64 [N].
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    ids = np.empty(len(keys), dtype=np.int64)
+    pending = np.arange(len(keys), dtype=np.int64)
+    bits = max(_MIN_BITS, len(keys).bit_length())
+    shift = np.uint64(64 - bits)
+    level = 0
+    while len(pending):
+        multiplier = _MULTIPLIERS[level % len(_MULTIPLIERS)] + np.uint64(2 * (level // 4))
+        level += 1
+        asked = keys[pending]
+        slots = _slots(asked, multiplier, shift)
+        table = np.empty(1 << bits, dtype=np.int64)
+        table[slots] = pending
+        representative = table[slots]
+        same = keys[representative] == asked
+        ids[pending[same]] = representative[same]
+        pending = pending[~same]
+    return ids

@@ -13,11 +13,12 @@ exactly the byte rules used here.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from vre_keras.caption_metrics.key_index import find
-from vre_keras.caption_metrics.ngrams import Encoded, encode_strings, lookup_strings
+from vre_keras.caption_metrics.key_index import find, group_ids
+from vre_keras.caption_metrics.ngrams import BASE, Encoded, encode_strings, lookup_strings
 
 _WHITESPACE = np.zeros(256, dtype=bool)
 _WHITESPACE[[c for c in range(128) if chr(c).isspace()]] = True  # str.split()'s ASCII set
@@ -27,20 +28,39 @@ _WORD_BYTES = 8
 _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(_WORD_BYTES + 1)], dtype=np.uint64)
 
 
-def token_keys(sentences: Sequence[str], on_single_space: bool = False):
-    """One exact uint64 key per token, for all sentences at once.
+@dataclass
+class KeyedTokens:
+    """The tokens of some sentences as keys.
+
+    Attributes:
+        keys: int64 [T] one key per token: equal keys <=> equal tokens.
+        counts: int64 [S] tokens per sentence.
+        text: the sentences joined by single spaces.
+        starts: int64 [T] where each token starts in `text`.
+        ends: int64 [T] where each token ends (exclusive).
+    """
+
+    keys: np.ndarray
+    counts: np.ndarray
+    text: str
+    starts: np.ndarray
+    ends: np.ndarray
+
+
+def token_keys(sentences: Sequence[str], on_single_space: bool = False) -> KeyedTokens | None:
+    """One exact int64 key per token, for all sentences at once.
 
     Args:
         sentences: the sentences as strings.
         on_single_space: split as str.split(" ") instead of str.split().
 
     Returns:
-        (int64 [T] keys, int64 [S] tokens per sentence): equal keys <=> equal tokens; or None
-        when the text is not ASCII or holds NUL (use the dict path then).
+        KeyedTokens, or None when the text is not ASCII or holds NUL (use the dict path then).
     """
     sentences = list(sentences)
     if not sentences:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        return KeyedTokens(empty, empty, "", empty, empty)
     # Joined by one space, the tokens of the whole are the tokens of the sentences in turn
     # (under both splitting rules), and every token starts inside its own sentence's span.
     joined = " ".join(sentences)
@@ -80,7 +100,7 @@ def token_keys(sentences: Sequence[str], on_single_space: bool = False):
               out=sentence_start[1:])
     first_token = np.searchsorted(starts, sentence_start, side="left")
     counts = np.diff(first_token, append=len(starts)).astype(np.int64)
-    return keys, counts
+    return KeyedTokens(keys, counts, joined, starts, ends)
 
 
 def encode_with_references(hypotheses: Sequence[str], references: Sequence[str],
@@ -105,7 +125,7 @@ def encode_with_references(hypotheses: Sequence[str], references: Sequence[str],
         hyp_enc, token_ids = encode_strings(hypotheses, on_single_space)
         ref_ids, ref_len = lookup_strings(references, token_ids, on_single_space)
         return hyp_enc, ref_ids, ref_len
-    keys, counts = keyed
+    keys, counts = keyed.keys, keyed.counts
     hyp_len, ref_len = counts[: len(hypotheses)], counts[len(hypotheses) :]
     hyp_tokens = int(hyp_len.sum())
     table, hyp_ids = np.unique(keys[:hyp_tokens], return_inverse=True)
@@ -113,3 +133,23 @@ def encode_with_references(hypotheses: Sequence[str], references: Sequence[str],
     hyp_start = np.zeros(len(hyp_len), dtype=np.int64)
     np.cumsum(hyp_len[:-1], out=hyp_start[1:])
     return Encoded(hyp_ids.astype(np.int64), hyp_len, hyp_start), ref_ids, ref_len
+
+
+def encode_corpus(sentences: Sequence[str]) -> tuple:
+    """str.split() token ids of sentences, as ngrams.encode_strings(sentences) without a frozen
+    map: (Encoded, token -> id map). An id is the index of one occurrence of the token."""
+    sentences = list(sentences)
+    keyed = token_keys(sentences)
+    if keyed is None:
+        return encode_strings(sentences)
+    if len(keyed.keys) >= BASE:
+        raise ValueError(f"too many tokens in one scoring call ({len(keyed.keys)} >= {BASE})")
+    ids = group_ids(keyed.keys)
+    # The map holds only the distinct tokens (their representatives: id == own index).
+    firsts = np.flatnonzero(ids == np.arange(len(ids)))
+    text = keyed.text
+    token_ids = {text[s:e]: i for i, s, e in zip(firsts.tolist(), keyed.starts[firsts].tolist(),
+                                                  keyed.ends[firsts].tolist())}
+    starts = np.zeros(len(keyed.counts), dtype=np.int64)
+    np.cumsum(keyed.counts[:-1], out=starts[1:])
+    return Encoded(ids, keyed.counts, starts), token_ids
