@@ -9,6 +9,7 @@ bodies are {"error": "..."} with TF Serving's HTTP status for the code.
 
 import json
 import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
@@ -197,6 +198,8 @@ class RestServer(ThreadingHTTPServer):
     def __init__(
         self, address, registry: ModelRegistry, max_request_bytes: int, max_concurrent: int
     ):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.api = RestApi(registry)
         self.max_request_bytes = max_request_bytes

@@ -23,6 +23,11 @@ DEFAULT_MAX_CONCURRENT = 32
 DEFAULT_WORKER_THREADS = 16
 
 
+def _bracketed(host: str) -> str:
+    """An IPv6 literal in brackets, as host:port addresses need it."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 class ModelServer:
     """Serves one model over TF Serving's gRPC and REST protocols.
 
@@ -102,27 +107,36 @@ class ModelServer:
             ],
         )
         add_services(server, self.registry)
-        address = f"{self.host}:{self._grpc_port_wanted}"
-        port = server.add_insecure_port(
-            f"[{self.host}]:{self._grpc_port_wanted}" if ":" in self.host else address
-        )
+        address = f"{_bracketed(self.host)}:{self._grpc_port_wanted}"
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as e:  # newer grpc raises where older returned 0
+            raise OSError(f"cannot bind the gRPC port {address}: {e}") from e
         if port == 0:
             raise OSError(f"cannot bind the gRPC port {address}")
         server.start()
         self._grpc, self.grpc_port = server, port
 
     def _start_rest(self):
-        self._rest = RestServer(
-            (self.host, self._rest_port_wanted),
-            self.registry,
-            self._max_request_bytes,
-            self._max_concurrent,
-        )
+        try:
+            self._rest = self._make_rest_server()
+        except OSError as e:
+            raise OSError(
+                f"cannot bind the REST port {_bracketed(self.host)}:{self._rest_port_wanted}: {e}"
+            ) from e
         self.rest_port = self._rest.server_address[1]
         self._rest_thread = threading.Thread(
             target=self._rest.serve_forever, name="rest", daemon=True
         )
         self._rest_thread.start()
+
+    def _make_rest_server(self):
+        return RestServer(
+            (self.host, self._rest_port_wanted),
+            self.registry,
+            self._max_request_bytes,
+            self._max_concurrent,
+        )
 
     def stop(self, grace_s: float = 2.0):
         """Stops both front ends (letting requests in flight finish) and the version watcher."""
@@ -143,11 +157,11 @@ class ModelServer:
 
     @property
     def grpc_target(self) -> str:
-        return f"{self.host}:{self.grpc_port}"
+        return f"{_bracketed(self.host)}:{self.grpc_port}"
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.host}:{self.rest_port}"
+        return f"http://{_bracketed(self.host)}:{self.rest_port}"
 
     def __enter__(self):
         return self.start()

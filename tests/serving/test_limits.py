@@ -89,3 +89,31 @@ def test_concurrency_limit(tmp_path):
         assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes and grpc.StatusCode.OK in codes
         ok = stub.Predict(make_predict_request(MODEL_NAME, toy_inputs(1)), timeout=60)
         assert ok.model_spec.version.value == 1
+
+
+def test_taken_ports_are_clear_errors(tmp_path, toy_export):
+    install_version(toy_export, tmp_path, 1)
+    with ModelServer(MODEL_NAME, str(tmp_path), poll_interval_s=0) as first:
+        taken_grpc = ModelServer(MODEL_NAME, str(tmp_path), grpc_port=first.grpc_port)
+        with pytest.raises(OSError, match=f"cannot bind the gRPC port 127.0.0.1:{first.grpc_port}"):
+            taken_grpc.start()
+        taken_rest = ModelServer(MODEL_NAME, str(tmp_path), rest_port=first.rest_port)
+        with pytest.raises(OSError, match=f"cannot bind the REST port 127.0.0.1:{first.rest_port}"):
+            taken_rest.start()
+        # The first server is unharmed.
+        ok = _stub(first).Predict(make_predict_request(MODEL_NAME, toy_inputs(1)), timeout=30)
+        assert ok.model_spec.version.value == 1
+
+
+def test_ipv6_loopback(tmp_path, toy_export):
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("this host has no IPv6 loopback (an environment limit, not missing work)")
+    install_version(toy_export, tmp_path, 1)
+    with ModelServer(MODEL_NAME, str(tmp_path), poll_interval_s=0, host="::1") as v6:
+        assert v6.grpc_target.startswith("[::1]:") and v6.rest_url.startswith("http://[::1]:")
+        ok = _stub(v6).Predict(make_predict_request(MODEL_NAME, toy_inputs(1)), timeout=30)
+        assert ok.model_spec.version.value == 1
+        with urllib.request.urlopen(v6.rest_url + "/v1/models/vre", timeout=30) as r:
+            assert r.status == 200
