@@ -90,9 +90,9 @@ class ModelServer:
             self.stop()
             raise
         log.info(
-            "serving model %s from %s: gRPC %s:%s, REST %s",
-            self.model_name, self.manager.base_path, self.host, self.grpc_port,
-            f"{self.host}:{self.rest_port}" if self.rest_port else "off",
+            "serving model %s from %s: gRPC %s, REST %s",
+            self.model_name, self.manager.base_path, self.grpc_target,
+            self.rest_url if self.rest_port else "off",
         )
         return self
 

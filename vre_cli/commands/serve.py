@@ -109,7 +109,7 @@ def run(args) -> int:
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
-    rest = f", REST http://{server.host}:{server.rest_port}" if server.rest_port else ""
+    rest = f", REST {server.rest_url}" if server.rest_port else ""
     print(
         f"vre serve: model {args.model_name!r} ready on gRPC {server.grpc_target}{rest} "
         f"(serving version {server.manager.serving_version})",
