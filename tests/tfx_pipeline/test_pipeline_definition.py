@@ -106,6 +106,7 @@ def test_unset_step_limits_mean_the_schedule_decides(tmp_path):
 
 def test_several_spans_go_through_a_span_range_resolver(tmp_path):
     from tfx import v1 as tfx
+    from tfx.dsl.components.common.resolver import RESOLVER_CONFIG
 
     from tfx_pipeline import pipeline as P
 
@@ -114,7 +115,7 @@ def test_several_spans_go_through_a_span_range_resolver(tmp_path):
     nodes = _by_id(P.create_pipeline_from_config(config))
     resolver = nodes[P.SPAN_RESOLVER]
     assert resolver.exec_properties["resolver_class"] is tfx.dsl.experimental.SpanRangeStrategy
-    assert resolver.exec_properties["config"]["range_config"].rolling_range.num_spans == 3
+    assert resolver.exec_properties[RESOLVER_CONFIG]["range_config"].rolling_range.num_spans == 3
     assert nodes[P.TRAINER].inputs["examples"].producer_component_id == P.SPAN_RESOLVER
     assert nodes[P.EVALUATOR].inputs["examples"].producer_component_id == P.SPAN_RESOLVER
     # Statistics describe what ExampleGen ingested in this run.
