@@ -219,7 +219,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                 verbose=0,
             ).history
             for key, values in logs.items():
-                history.setdefault(key, []).append(float(values[-1]))
+                # (a [1]-shaped value under MultiWorkerMirroredStrategy, see VRECaptioner)
+                history.setdefault(key, []).append(float(np.ravel(values[-1])[0]))
             if phase == PHASE_JOINT:
                 model.end_reward_epoch()
                 score = history.get("val_xe2", history["xe2"])[-1]

@@ -253,6 +253,10 @@ class VRECaptioner(keras.Model):
                 logs.update(result)
             else:
                 logs[metric.name] = result
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces step outputs across workers with reduce("MEAN", axis=0), which needs a
+            # batch axis: give each (already all-reduced) scalar one.
+            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
         return logs
 
     def _previous_reward(self, video_index):
@@ -356,6 +360,14 @@ class VRECaptioner(keras.Model):
 
         reward = tf.numpy_function(score, [video_ids, tokens], tf.float32, stateful=False)
         return tf.reshape(reward, [-1])
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a tf.distribute strategy Keras builds the model symbolically from a batch that it
+        # first reduces across replicas; the reduction cannot take our dict with string video ids.
+        # The model and optimizer are built explicitly (build(), run_schedule), so skip it then.
+        if self.built and self.optimizer is not None and self.optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def train_step(self, data):
         with tf.GradientTape() as tape:
