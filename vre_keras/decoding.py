@@ -12,17 +12,17 @@ from vre_keras.vocabulary import EOS_ID, PAD_ID
 
 def _decode_loop(decoder, o, temporal, spatial, audio, length, choose):
     """Runs the decoder for `length` steps, feeding back the word that `choose(logits)` picks."""
-    batch = tf.shape(o)[0]
     state = decoder.start(o, temporal, spatial)
     tokens = tf.TensorArray(tf.int32, size=length)
     t_att = tf.TensorArray(tf.float32, size=length)
     s_att = tf.TensorArray(tf.float32, size=length)
-    finished = tf.zeros([batch], tf.bool)
+    # Loop variables derive their shapes from o, so a static batch size stays static.
+    finished = tf.zeros_like(o[:, 0], tf.bool)
 
     def body(t, step_input, state, finished, tokens, t_att, s_att):
         logits, state, w_t, w_s = decoder.step(o, step_input, state, temporal, spatial, audio)
         word = choose(logits)
-        word = tf.where(finished, tf.fill([batch], PAD_ID), word)
+        word = tf.where(finished, tf.constant(PAD_ID), word)
         # A <PAD> the model emits ends the caption as <EOS> does (the serving caption stops at
         # the first of either).
         finished = finished | tf.equal(word, EOS_ID) | tf.equal(word, PAD_ID)
@@ -121,14 +121,18 @@ def beam_search_decode(decoder, o, temporal, spatial, audio, length, beam_size,
         s_hist = tf.gather(s_hist, parent, batch_dims=1) * (1 - at_t_f) + w_s[:, :, None] * at_t_f
         flat_parent = tf.reshape(parent + tf.range(batch)[:, None] * w, [-1])  # rows of B*W
         # The projected attention keys are the same for every beam of a video: only h, c move.
-        state = dict(state, h=tf.gather(state["h"], flat_parent), c=tf.gather(state["c"], flat_parent))
+        state = dict(state, h=tf.gather(state["h"], flat_parent),
+                     c=tf.gather(state["c"], flat_parent))
         return (t + 1, decoder.embed(tf.reshape(word, [-1])), state, scores, finished, history,
                 t_hist, s_hist)
 
+    loop_vars = (tf.constant(0), o_b, state, scores, finished, history, t_hist, s_hist)
+    # The batch dimension of the beam tensors is only known at run time (reshapes by `batch`).
+    invariants = tf.nest.map_structure(lambda x: tf.TensorShape([None] + x.shape[1:]),
+                                       loop_vars[1:])
     _, _, _, scores, _, history, t_hist, s_hist = tf.while_loop(
-        lambda t, *_: t < length,
-        body,
-        (tf.constant(0), o_b, state, scores, finished, history, t_hist, s_hist),
+        lambda t, *_: t < length, body, loop_vars,
+        shape_invariants=(tf.TensorShape([]),) + invariants,
     )
     words = tf.reduce_sum(tf.cast(tf.not_equal(history, PAD_ID), tf.float32), axis=-1)  # (B, W)
     normalised = scores / tf.pow(tf.maximum(words, 1.0), length_penalty)

@@ -134,8 +134,9 @@ def test_beam_of_one_is_greedy_and_pad_follows_eos(model, tiny_batch):
 
 def test_generate_outputs_and_methods(model, tiny_batch):
     for method in ("greedy", "beam"):
-        out = model.generate(tiny_batch["temporal"], tiny_batch["spatial"], tiny_batch["audio"],
-                             method)
+        # Traced with a static batch size: the loops must keep their shapes.
+        out = tf.function(model.generate)(tiny_batch["temporal"], tiny_batch["spatial"],
+                                          tiny_batch["audio"], method)
         assert out["tokens"].dtype == tf.int64 and out["tokens"].shape == (4, 7)
         assert out["key_frame"].dtype == tf.int64
         np.testing.assert_allclose(out["key_frame_probs"].numpy().sum(-1), 1.0, rtol=1e-5)
