@@ -100,7 +100,8 @@ def main(argv=None):
                                              tokenized=True), repeat=3)
     t_coco_all = sum(r["pycocoevalcap_s"] for r in rows)
     rows.append({"metric": "all three", "pycocoevalcap_s": t_coco_all, "ours_s": t_all,
-                 "speedup": t_coco_all / t_all, "max_abs_diff": max(r["max_abs_diff"] for r in rows)})
+                 "speedup": t_coco_all / t_all,
+                 "max_abs_diff": max(r["max_abs_diff"] for r in rows)})
 
     t_init, reward = timed(lambda: CaptionReward(refs, tokenized=True))
     rng = np.random.default_rng(1)
