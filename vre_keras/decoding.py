@@ -2,7 +2,8 @@
 and beam search. Core TF ops only, so stock TF Serving runs the exported graph.
 
 All functions decode `length` steps from a video representation o (Alg. 2) and return int32
-tokens [B, L] with <PAD> after the first <EOS> (or emitted <PAD>), plus the attention maps [B, L, K] and [B, L, R].
+tokens [B, L] with <PAD> after the first <EOS> (or emitted <PAD>), plus the attention maps
+[B, L, K] and [B, L, R].
 """
 
 import tensorflow as tf

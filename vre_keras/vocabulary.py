@@ -75,7 +75,8 @@ class Vocabulary:
         if not counts:
             raise ValueError("cannot build a vocabulary from no words")
         # Most frequent first, ties alphabetical, so the same corpus always gives the same ids.
-        kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+        kept = sorted((w for w, n in counts.items() if n >= min_count),
+                      key=lambda w: (-counts[w], w))
         return cls(list(SPECIAL_TOKENS) + [w for w in kept if w not in SPECIAL_TOKENS])
 
     def encode(self, caption: str, max_words: int) -> np.ndarray:
