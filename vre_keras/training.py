@@ -156,6 +156,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     manager = tf.train.CheckpointManager(checkpoint, str(own_dir / "checkpoints"), max_to_keep=2)
     progress = _Progress(working_dir / PROGRESS_FILE)
+    progress.state["num_videos"] = len(video_ids)
     if manager.latest_checkpoint and progress.state["epoch"] + progress.state["phase"] > 1:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
         _log.info("resumed from %s at phase %s epoch %s", manager.latest_checkpoint,
@@ -250,3 +251,30 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         "serving_model_dir": str(serving_model_dir),
         "working_dir": str(working_dir),
     }
+
+
+def load_trained_model(working_dir):
+    """The model of a `run_schedule` working_dir at its last checkpoint, and its vocabulary.
+
+    Args:
+        working_dir: the working_dir given to run_schedule.
+
+    Returns:
+        (VRECaptioner, Vocabulary).
+    """
+    import tensorflow as tf
+
+    from vre_keras.vocabulary import Vocabulary
+    from vre_keras.vre_captioner import VRECaptioner
+
+    working_dir = pathlib.Path(working_dir)
+    progress = working_dir / PROGRESS_FILE
+    checkpoint = tf.train.latest_checkpoint(str(working_dir / "checkpoints"))
+    if not progress.exists() or checkpoint is None:
+        raise FileNotFoundError(f"{working_dir} holds no run_schedule checkpoint and progress")
+    config = ModelConfig.from_dict(json.loads((working_dir / "model_config.json").read_text()))
+    vocabulary = Vocabulary.load(working_dir / VOCABULARY_FILE)
+    num_videos = json.loads(progress.read_text())["num_videos"]
+    model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=num_videos).build_all()
+    tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
+    return model, vocabulary

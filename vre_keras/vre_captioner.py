@@ -225,6 +225,23 @@ class VRECaptioner(keras.Model):
             "spatial_attention": s_att,
         }
 
+    def explain(self, temporal, spatial, audio):
+        """Both steps' greedy captions for the key-frame figure (paper Fig. 3).
+
+        Returns:
+            dict: step1_tokens [B, L] (decoded from o1, default key frame), default_key_frame
+            (int), and the `generate` outputs of step 2.
+        """
+        temporal = tf.cast(temporal, tf.float32)
+        spatial = tf.cast(spatial, tf.float32)
+        audio = tf.cast(audio, tf.float32)
+        _, o1 = self.encoder.step1(temporal, audio)
+        step1, _, _ = decoding.greedy_decode(self.decoder, o1, temporal, spatial, audio,
+                                             self.config.caption_length)
+        out = self.generate(temporal, spatial, audio, method="greedy")
+        out.update(step1_tokens=step1, default_key_frame=self.config.step1_key_frame)
+        return out
+
     # ----- training -----------------------------------------------------------------------------
 
     @property
