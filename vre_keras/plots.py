@@ -97,7 +97,7 @@ def spatial_attention_figure(frame, spatial_attention, words, grid, path):
     for t, word in enumerate(words):
         ax = axes[0, t]
         ax.imshow(frame)
-        # Each region's weight covers its cell of the frame (nearest, like the 7x7 map itself).
+        # The N x M weights stretched over the whole frame, smoothed as in the paper's Fig. 4.
         ax.imshow(attention[t].reshape(n, m), cmap="jet", alpha=0.45,
                   extent=(0, width, height, 0), interpolation="bilinear")
         ax.set_title(word, fontsize=10)

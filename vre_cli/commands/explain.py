@@ -40,6 +40,7 @@ def run(args) -> int:
     from beam_jobs.video_decoding import decode_video
     from vre_keras import plots
     from vre_keras.training import load_trained_model
+    from vre_keras.vocabulary import EOS_ID, PAD_ID
 
     model, vocabulary = load_trained_model(args.working_dir)
     config = model.config
@@ -56,8 +57,14 @@ def run(args) -> int:
         key_frame_probs=out["key_frame_probs"][0].numpy(), references=references)
     side = math.isqrt(config.num_regions)
     grid = (side, side) if side * side == config.num_regions else (1, config.num_regions)
+    # One panel per decoding step up to and including <EOS> (if the caption emitted one).
+    words = []
+    for token in out["tokens"][0].numpy():
+        words.append(vocabulary.tokens[int(token)])
+        if int(token) in (EOS_ID, PAD_ID):
+            break
     attention = plots.spatial_attention_figure(
-        frames[key_frame], out["spatial_attention"][0].numpy(), step2.split() + ["<EOS>"], grid,
+        frames[key_frame], out["spatial_attention"][0].numpy(), words, grid,
         output / f"{args.video_id}_spatial_attention.png")
     print(f"STEP1 (frame {out['default_key_frame']}): {step1}")
     print(f"STEP2 (frame {key_frame}): {step2}")
