@@ -51,6 +51,9 @@ class ModelConfig:
         beam_size: beams of the beam search.
         length_penalty: exponent of the length normalisation of beam scores (0 = none).
         seed: seed of the weight initialisers and of scheduled sampling.
+        standardize_features: standardise every frame, region and audio vector over its channels
+            before the model reads it (vre_keras/feature_standardization.py; not in the paper,
+            which feeds raw ResNet features: False reproduces that).
     """
 
     hidden_size: int = 512
@@ -74,6 +77,7 @@ class ModelConfig:
     beam_size: int = 5
     length_penalty: float = 1.0
     seed: int = 0
+    standardize_features: bool = True
 
     def __post_init__(self):
         for name in ("hidden_size", "embedding_size", "attention_size", "num_frames", "channels",

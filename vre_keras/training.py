@@ -78,10 +78,7 @@ def _fix_key_frames(model, config, vocabulary, train_files, video_ids, batch_siz
 
     table = -np.ones([max(len(video_ids), 1)], np.int32)
 
-    @tf.function
-    def key_frames(temporal, audio):
-        _, o1 = model.encoder.step1(temporal, audio)
-        return model.encoder.refocus(o1, temporal)[1]
+    key_frames = tf.function(model.encoder_key_frame)
 
     for batch in make_dataset(train_files, config, vocabulary, batch_size, video_ids=video_ids,
                               per_video=True):

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from vre_keras import decoding, losses
 from vre_keras.config import ModelConfig
+from vre_keras.feature_standardization import standardize_features
 from vre_keras.layers import CaptionDecoder, RefocusedVideoEncoder
 from vre_keras.metrics import KeyFrameHistogram
 
@@ -154,6 +155,20 @@ class VRECaptioner(keras.Model):
 
     # ----- forward passes -----------------------------------------------------------------------
 
+    def _standardized(self, inputs):
+        """The inputs with their features standardised (see feature_standardization.py).
+
+        Every public entry point that takes raw features (call, generate, explain, train_step,
+        test_step) goes through this once; the internal passes below read the result.
+        """
+        if not self.config.standardize_features:
+            return inputs
+        inputs = dict(inputs)
+        for key in (TEMPORAL, SPATIAL, AUDIO):
+            if inputs.get(key) is not None:
+                inputs[key] = standardize_features(inputs[key])
+        return inputs
+
     def _audio(self, inputs):
         audio = inputs.get(AUDIO)
         if audio is None:
@@ -176,6 +191,9 @@ class VRECaptioner(keras.Model):
             dict: logits1, logits2 [B, L, V], alpha [B, K], key_frame [B],
             temporal_attention2 [B, L, K], spatial_attention2 [B, L, R].
         """
+        return self._both_passes(self._standardized(inputs), training, key_frame)
+
+    def _both_passes(self, inputs, training=False, key_frame=None):
         audio = self._audio(inputs)
         enc = self.encoder(inputs[TEMPORAL], audio, key_frame=key_frame)
         logits1, _, _ = self._decode_teacher_forced(enc["o1"], inputs, audio, training)
@@ -184,8 +202,16 @@ class VRECaptioner(keras.Model):
                 "key_frame": enc["key_frame"], "temporal_attention2": t_att,
                 "spatial_attention2": s_att}
 
-    def predict_key_frame(self, temporal, audio):
-        """Serving-time key frame of an unseen video: step 1 + refocus of the frozen predictor."""
+    def encoder_key_frame(self, temporal, audio):
+        """The trainable encoder's refocused key frame of raw features (phase 3's constants)."""
+        features = self._standardized({TEMPORAL: tf.cast(temporal, tf.float32),
+                                       AUDIO: tf.cast(audio, tf.float32)})
+        _, o1 = self.encoder.step1(features[TEMPORAL], features[AUDIO])
+        return self.encoder.refocus(o1, features[TEMPORAL])[1]
+
+    def _predict_key_frame(self, temporal, audio):
+        """Serving-time key frame of an unseen video: step 1 + refocus of the frozen predictor
+        (features already standardised)."""
         _, o1 = self.key_frame_predictor.step1(temporal, audio)
         return self.key_frame_predictor.refocus(o1, temporal)  # (alpha, key_frame)
 
@@ -201,10 +227,17 @@ class VRECaptioner(keras.Model):
             temporal_attention [B, L, K], spatial_attention [B, L, R].
         """
         method = method or self.config.decoding
-        temporal = tf.cast(temporal, tf.float32)
-        spatial = tf.cast(spatial, tf.float32)
-        audio = tf.cast(audio, tf.float32)
-        alpha, key_frame = self.predict_key_frame(temporal, audio)
+        temporal, spatial, audio = self._standardized_features(temporal, spatial, audio)
+        return self._generate(temporal, spatial, audio, method)
+
+    def _standardized_features(self, temporal, spatial, audio):
+        features = self._standardized({TEMPORAL: tf.cast(temporal, tf.float32),
+                                       SPATIAL: tf.cast(spatial, tf.float32),
+                                       AUDIO: tf.cast(audio, tf.float32)})
+        return features[TEMPORAL], features[SPATIAL], features[AUDIO]
+
+    def _generate(self, temporal, spatial, audio, method):
+        alpha, key_frame = self._predict_key_frame(temporal, audio)
         h1, _ = self.encoder.step1(temporal, audio)
         o2 = self.encoder.step2(temporal, audio, h1, key_frame)
         length = self.config.caption_length
@@ -232,13 +265,11 @@ class VRECaptioner(keras.Model):
             dict: step1_tokens [B, L] (decoded from o1, default key frame), default_key_frame
             (int), and the `generate` outputs of step 2.
         """
-        temporal = tf.cast(temporal, tf.float32)
-        spatial = tf.cast(spatial, tf.float32)
-        audio = tf.cast(audio, tf.float32)
+        temporal, spatial, audio = self._standardized_features(temporal, spatial, audio)
         _, o1 = self.encoder.step1(temporal, audio)
         step1, _, _ = decoding.greedy_decode(self.decoder, o1, temporal, spatial, audio,
                                              self.config.caption_length)
-        out = self.generate(temporal, spatial, audio, method="greedy")
+        out = self._generate(temporal, spatial, audio, method="greedy")
         out.update(step1_tokens=step1, default_key_frame=self.config.step1_key_frame)
         return out
 
@@ -309,7 +340,7 @@ class VRECaptioner(keras.Model):
 
     def _saved_key_frames(self, inputs, audio):
         saved = tf.gather(self.key_frame_table, inputs[VIDEO_INDEX])
-        _, predicted = self.predict_key_frame(inputs[TEMPORAL], audio)
+        _, predicted = self._predict_key_frame(inputs[TEMPORAL], audio)
         return tf.where(saved >= 0, saved, predicted)
 
     def _phase_losses(self, inputs, training):
@@ -325,7 +356,7 @@ class VRECaptioner(keras.Model):
             return out
         if self.phase == PHASE_JOINT:
             self._check_video_index(inputs[VIDEO_INDEX])
-            result = self(inputs, training=training)
+            result = self._both_passes(inputs, training=training)
             xe1 = losses.caption_cross_entropy(result["logits1"], tokens)
             xe2 = losses.caption_cross_entropy(result["logits2"], tokens)
             reward = tf.stop_gradient(-(xe2 - xe1))  # R_e, Eq. 20
@@ -338,7 +369,7 @@ class VRECaptioner(keras.Model):
         if self.phase == PHASE_FIXED_KEY_FRAMES:
             self._check_video_index(inputs[VIDEO_INDEX])
             key_frame = self._saved_key_frames(inputs, audio)
-            result = self(inputs, training=training, key_frame=key_frame)
+            result = self._both_passes(inputs, training=training, key_frame=key_frame)
             xe1 = losses.caption_cross_entropy(result["logits1"], tokens)
             xe2 = losses.caption_cross_entropy(result["logits2"], tokens)
             out.update(xe1=xe1, xe2=xe2, key_frame=key_frame, per_example=xe1 + xe2)
@@ -387,6 +418,7 @@ class VRECaptioner(keras.Model):
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def train_step(self, data):
+        data = self._standardized(data)
         with tf.GradientTape() as tape:
             out = self._phase_losses(data, training=True)
             # Mean over this replica's batch; Keras' distributed loop sums replicas' gradients,
@@ -406,13 +438,14 @@ class VRECaptioner(keras.Model):
         return self._metric_logs()
 
     def test_step(self, data):
+        data = self._standardized(data)
         audio = self._audio(data)
         if self.phase == PHASE_JOINT:
-            result = self(data, training=False)
+            result = self._both_passes(data, training=False)
             key_frame = result["key_frame"]
         else:
-            _, key_frame = self.predict_key_frame(data[TEMPORAL], audio)
-            result = self(data, training=False, key_frame=key_frame)
+            _, key_frame = self._predict_key_frame(data[TEMPORAL], audio)
+            result = self._both_passes(data, training=False, key_frame=key_frame)
         xe1 = losses.caption_cross_entropy(result["logits1"], data[TOKENS])
         xe2 = losses.caption_cross_entropy(result["logits2"], data[TOKENS])
         per_example = xe1 if self.phase == PHASE_STEP1_XE else xe1 + xe2
