@@ -1,4 +1,4 @@
-"""Feature standardisation: each vector to zero mean and unit variance, inside the model."""
+"""Feature standardisation: each vector to zero mean and unit L2 norm, inside the model."""
 
 import dataclasses
 
@@ -9,16 +9,17 @@ from vre_keras.feature_standardization import standardize_features
 from vre_keras.vre_captioner import VRECaptioner
 
 
-def test_each_vector_gets_zero_mean_unit_variance_and_zeros_stay_zero():
+def test_each_vector_gets_zero_mean_unit_norm_and_zeros_stay_zero():
     rng = np.random.default_rng(0)
     x = (13.0 + 15.0 * rng.normal(size=(3, 5, 64))).astype("float32")
     x[1, 2] = 0.0  # e.g. the audio vector of a video without sound
     y = standardize_features(x).numpy()
     mean = x.mean(-1, keepdims=True)
     std = np.sqrt(x.var(-1, keepdims=True) + 1e-6)
-    np.testing.assert_allclose(y, (x - mean) / std, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y, (x - mean) / (std * np.sqrt(64)), rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(y[1, 2], 0.0)
-    assert np.abs(y[0].mean(-1)).max() < 1e-5
+    assert np.abs(y[0].mean(-1)).max() < 1e-6
+    np.testing.assert_allclose(np.linalg.norm(y[0], axis=-1), 1.0, rtol=1e-4)
 
 
 def _captioner(config, vocab_size):
