@@ -104,9 +104,11 @@ def read_span_features(span_folder: str) -> dict[str, dict]:
 
     import tensorflow as tf
 
+    from beam_jobs.feature_job import SHARD_SUFFIX
+
     k, c, r = contract.NUM_FRAMES, contract.FEATURE_CHANNELS, contract.NUM_REGIONS
     spec = contract.feature_spec()
-    files = sorted(glob.glob(os.path.join(span_folder, "*", "*.tfrecord.gz")))
+    files = sorted(glob.glob(os.path.join(span_folder, "*", f"*{SHARD_SUFFIX}")))
     features = {}
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
         example = tf.io.parse_single_example(record, spec)

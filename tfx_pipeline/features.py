@@ -77,6 +77,6 @@ def ensure_features(config: PipelineConfig) -> str | None:
         raise RuntimeError(
             f"the feature job wrote no records for some split under {out} "
             f"(every split of {contract.SPLITS} needs at least one video; see "
-            f"{os.path.join(out, 'dead_letter.jsonl')})"
+            f"{os.path.join(out, feature_job.DEAD_LETTER_FILE)})"
         )
     return out

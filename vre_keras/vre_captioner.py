@@ -206,14 +206,18 @@ class VRECaptioner(keras.Model):
         """The trainable encoder's refocused key frame of raw features (phase 3's constants)."""
         features = self._standardized({TEMPORAL: tf.cast(temporal, tf.float32),
                                        AUDIO: tf.cast(audio, tf.float32)})
-        _, o1 = self.encoder.step1(features[TEMPORAL], features[AUDIO])
-        return self.encoder.refocus(o1, features[TEMPORAL])[1]
+        return self._refocus_with(self.encoder, features[TEMPORAL], features[AUDIO])[1]
 
     def _predict_key_frame(self, temporal, audio):
         """Serving-time key frame of an unseen video: step 1 + refocus of the frozen predictor
         (features already standardised)."""
-        _, o1 = self.key_frame_predictor.step1(temporal, audio)
-        return self.key_frame_predictor.refocus(o1, temporal)  # (alpha, key_frame)
+        return self._refocus_with(self.key_frame_predictor, temporal, audio)
+
+    @staticmethod
+    def _refocus_with(encoder, temporal, audio):
+        """Step 1 then refocus with `encoder`: (alpha [B, K], key_frame [B])."""
+        _, o1 = encoder.step1(temporal, audio)
+        return encoder.refocus(o1, temporal)
 
     def generate(self, temporal, spatial, audio, method=None):
         """Captions new videos in-graph (Contract 2 outputs, tokens still as ids).
