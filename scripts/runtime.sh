@@ -47,9 +47,14 @@ mode() {
 ROOT_RECIPE=1
 
 key() {
-  # Everything that decides what is installed in the root.
-  { cat "$TOP/uv.lock" "$TOP/pyproject.toml"; echo "$SUITE $ROOT_PACKAGES $ROOT_RECIPE"; } | sha256sum | cut -c1-16
+  # Everything that decides what is installed in the root (uv.lock holds every extra's pins, so
+  # edits to pyproject.toml that do not change the lock, e.g. pytest settings, keep the root).
+  { cat "$TOP/uv.lock"; echo "$SUITE $ROOT_PACKAGES $ROOT_RECIPE"; } | sha256sum | cut -c1-16
 }
+
+# Roots unused for this many days are removed when a new root is built. Not at once: another
+# checkout (a branch with another lock) may be running commands in its root right now.
+STALE_DAYS=${VRE_STALE_ROOT_DAYS:-2}
 
 root_dir() { echo "$CACHE_DIR/debian13-$(key)"; }
 
@@ -157,11 +162,15 @@ setup_root() {
     ' ) || die "installing into the root failed (output above); the partial root is $staging"
   touch "$staging/.vre-complete"
   mv "$staging" "$root"
-  # Roots of other lock hashes are stale; their mounts were private to processes that have ended.
+  # Roots of other lock hashes that nobody entered for STALE_DAYS are stale; their mounts were
+  # private to processes that have ended.
   for old in "$CACHE_DIR"/debian13-*; do
     [ "$old" = "$root" ] && continue
     case "$old" in *.partial) continue ;; esac
-    [ -d "$old" ] && { log "removing stale root $old"; rm -rf --one-file-system "$old"; }
+    [ -d "$old" ] || continue
+    if [ -z "$(find "$old/.vre-last-used" "$old/.vre-complete" -maxdepth 0 -mtime -"$STALE_DAYS" 2>/dev/null)" ]; then
+      log "removing stale root $old"; rm -rf --one-file-system "$old"
+    fi
   done
   log "root ready: $root"
 }
@@ -186,6 +195,7 @@ Use a Linux with glibc >= $MIN_GLIBC (Ubuntu 24.04, Debian 13) and run 'make set
         exec "$@" ;;
       debian13-root)
         [ -f "$(root_dir)/.vre-complete" ] || die "no Debian 13 root for this lock ($(root_dir)); run 'make setup' first"
+        touch "$(root_dir)/.vre-last-used" 2>/dev/null || true
         enter_root "$(root_dir)" "$@" ;;
       *) die "unsupported system; see 'make setup'" ;;
     esac ;;
