@@ -54,6 +54,8 @@ BASE_MODEL = dict(hidden_size=32, embedding_size=32, attention_size=32, channels
 # scheduled sampling 0.25, beta 0.03).
 CONFIGS = {
     "paper": ({}, "VRE(Vf,vs,va), paper-faithful LR+ (argmax key frame, R_e - R_{e-1})"),
+    "attention-refocus": ({"refocus_loss": "decoder_attention"},
+                          "VRE(Vf,vs,va), refocus trained towards the decoder's attention"),
 }
 
 METRICS = ("key_in_event", "key_over_chance", "key_mode_share", "attention_mass",
@@ -65,9 +67,9 @@ def _schedule(quick):
     from vre_keras.config import ScheduleConfig
 
     if quick:
-        return ScheduleConfig(phase1_epochs=3, phase2_epochs=4, phase3_epochs=2, phase4_epochs=0,
+        return ScheduleConfig(phase1_epochs=2, phase2_epochs=3, phase3_epochs=1, phase4_epochs=0,
                               batch_size=32, shuffle_buffer=1024)
-    return ScheduleConfig(phase1_epochs=5, phase2_epochs=8, phase3_epochs=3, phase4_epochs=0,
+    return ScheduleConfig(phase1_epochs=4, phase2_epochs=6, phase3_epochs=2, phase4_epochs=0,
                           batch_size=32, shuffle_buffer=1024)
 
 
@@ -222,8 +224,8 @@ def main(argv=None):
     parser.add_argument("--verbose", action="store_true", help="show training logs")
     args = parser.parse_args(argv)
     args.seeds = args.seeds if args.seeds else ([0] if args.quick else [0, 1, 2])
-    args.train_videos = args.train_videos or (256 if args.quick else 480)
-    args.test_videos = args.test_videos or (128 if args.quick else 200)
+    args.train_videos = args.train_videos or (192 if args.quick else 320)
+    args.test_videos = args.test_videos or (96 if args.quick else 160)
     names = args.configs or list(CONFIGS)
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:

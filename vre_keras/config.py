@@ -12,6 +12,7 @@ _DECODING_METHODS = ("greedy", "beam")
 _KBIGRU_IMPLEMENTATIONS = ("while_loop", "vectorized")
 REWARD_PASSES = ("deterministic", "training")
 REWARD_NORMALIZATIONS = ("sum", "per_token")
+REFOCUS_LOSSES = ("lr_plus", "decoder_attention")
 
 
 def _from_dict(cls, values):
@@ -63,6 +64,11 @@ class ModelConfig:
             step 1 and step 2, which makes the sign of R_e - R_{e-1} mostly noise).
         reward_normalization: "sum" (Eq. 17-18: summed over the caption's tokens) or
             "per_token" (each XE divided by the caption's scored tokens, <EOS> included).
+        refocus_loss: what trains the refocus module in phase 2. "lr_plus": the paper's LR+
+            (Eq. 21, argmax key frame rewarded by R_e - R_{e-1}); "decoder_attention": the
+            cross-entropy from the decoder's step-2 temporal attention (averaged over the
+            caption's words, no gradient) to alpha, with o1 held fixed, so it trains only the
+            refocus module (not in the paper; see docs/model.md, "Which signal localizes").
     """
 
     hidden_size: int = 512
@@ -89,6 +95,7 @@ class ModelConfig:
     standardize_features: bool = True
     reward_passes: str = "deterministic"
     reward_normalization: str = "sum"
+    refocus_loss: str = "lr_plus"
 
     def __post_init__(self):
         for name in ("hidden_size", "embedding_size", "attention_size", "num_frames", "channels",
@@ -119,7 +126,8 @@ class ModelConfig:
                 f"ModelConfig.decoding must be one of {_DECODING_METHODS}, got {self.decoding!r}"
             )
         for name, allowed in (("reward_passes", REWARD_PASSES),
-                              ("reward_normalization", REWARD_NORMALIZATIONS)):
+                              ("reward_normalization", REWARD_NORMALIZATIONS),
+                              ("refocus_loss", REFOCUS_LOSSES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(
                     f"ModelConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
