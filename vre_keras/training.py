@@ -148,6 +148,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
     video_ids = sorted(k for k, v in references.items() if v)
     if not video_ids:
         raise ValueError(f"no training video with captions in {train_files}")
+    captions_per_video = max(len(references[v]) for v in video_ids)
     vocabulary_path = storage.join(working_dir, VOCABULARY_FILE)
     if storage.exists(vocabulary_path):
         vocabulary = Vocabulary.load(vocabulary_path)  # resume: keep the ids the weights use
@@ -160,7 +161,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
             storage.write_json(storage.join(working_dir, SCHEDULE_CONFIG_FILE), schedule.to_dict())
 
     with strategy.scope():
-        model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=len(video_ids))
+        model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=len(video_ids),
+                             captions_per_video=captions_per_video)
         model.build_all()
         optimizer = keras.optimizers.Adam(config.learning_rate)
         optimizer.build(model.trainable_variables)
@@ -170,6 +172,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
     )
     progress = _Progress(storage.join(working_dir, PROGRESS_FILE))
     progress.state["num_videos"] = len(video_ids)
+    progress.state["captions_per_video"] = captions_per_video
     if manager.latest_checkpoint and progress.state["epoch"] + progress.state["phase"] > 1:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
         _log.info("resumed from %s at phase %s epoch %s", manager.latest_checkpoint,
@@ -288,7 +291,8 @@ def load_trained_model(working_dir):
         raise FileNotFoundError(f"{working_dir} holds no run_schedule checkpoint and progress")
     config = ModelConfig.from_dict(storage.read_json(storage.join(working_dir, MODEL_CONFIG_FILE)))
     vocabulary = Vocabulary.load(storage.join(working_dir, VOCABULARY_FILE))
-    num_videos = storage.read_json(progress)["num_videos"]
-    model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=num_videos).build_all()
+    state = storage.read_json(progress)
+    model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=state["num_videos"],
+                         captions_per_video=state.get("captions_per_video", 1)).build_all()
     tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
     return model, vocabulary
