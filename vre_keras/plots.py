@@ -7,9 +7,11 @@ weight on each frame while it emits each word (Eq. 15). docs/model.md says which
 the event on the localization benchmark.
 """
 
-import pathlib
+import io
 
 import numpy as np
+
+from vre_common import storage
 
 DEFAULT_COLOR = "gold"  # the paper's yellow border: step 1's default key frame
 PREDICTED_COLOR = "red"  # the refocused key frame of step 2
@@ -22,6 +24,14 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save_png(plt, fig, path) -> str:
+    """Writes the figure as PNG to `path`, which may be remote (gs://): rendered in memory first."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return storage.write_bytes(path, buffer.getvalue())
 
 
 def key_frame_figure(frames, default_key_frame, key_frame, step1_caption, step2_caption, path,
@@ -73,11 +83,7 @@ def key_frame_figure(frames, default_key_frame, key_frame, step1_caption, step2_
             f"STEP2 (frame {int(key_frame)}): {step2_caption}"]
     text += [f"GT: {r}" for r in references[:2]]
     fig.suptitle("\n".join(text), fontsize=9, x=0.01, ha="left")
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save_png(plt, fig, path)
 
 
 def spatial_attention_figure(frame, spatial_attention, words, grid, path):
@@ -109,11 +115,7 @@ def spatial_attention_figure(frame, spatial_attention, words, grid, path):
                   extent=(0, width, height, 0), interpolation="bilinear")
         ax.set_title(word, fontsize=10)
         ax.axis("off")
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save_png(plt, fig, path)
 
 
 def temporal_attention_figure(frames, temporal_attention, words, path, key_frame=None):
@@ -167,8 +169,4 @@ def temporal_attention_figure(frames, temporal_attention, words, path, key_frame
     bottom.set_xticks(np.arange(k) + 0.5, labels=[str(i) for i in range(k)], fontsize=7)
     bottom.set_xlabel("frame")
     fig.colorbar(image, ax=[top, bottom], fraction=0.02, pad=0.01, label="attention")
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save_png(plt, fig, path)
