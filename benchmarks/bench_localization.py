@@ -69,7 +69,7 @@ def _schedule(quick):
     if quick:
         return ScheduleConfig(phase1_epochs=2, phase2_epochs=3, phase3_epochs=1, phase4_epochs=0,
                               batch_size=32, shuffle_buffer=1024)
-    return ScheduleConfig(phase1_epochs=4, phase2_epochs=6, phase3_epochs=2, phase4_epochs=0,
+    return ScheduleConfig(phase1_epochs=3, phase2_epochs=5, phase3_epochs=2, phase4_epochs=0,
                           batch_size=32, shuffle_buffer=1024)
 
 
@@ -224,8 +224,8 @@ def main(argv=None):
     parser.add_argument("--verbose", action="store_true", help="show training logs")
     args = parser.parse_args(argv)
     args.seeds = args.seeds if args.seeds else ([0] if args.quick else [0, 1, 2])
-    args.train_videos = args.train_videos or (192 if args.quick else 320)
-    args.test_videos = args.test_videos or (96 if args.quick else 160)
+    args.train_videos = args.train_videos or (160 if args.quick else 256)
+    args.test_videos = args.test_videos or (96 if args.quick else 128)
     names = args.configs or list(CONFIGS)
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
