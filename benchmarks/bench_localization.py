@@ -39,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
@@ -211,6 +212,44 @@ def _table(results):
     return "\n".join(lines)
 
 
+def _run_jobs(pairs, args, argv):
+    """Runs each (config, seed) in its own process, `args.jobs` at a time; returns their runs."""
+    import subprocess
+
+    forwarded = [a for a in (argv if argv is not None else sys.argv[1:])]
+    # Drop the selection flags (each job gets its own) and keep the rest (sizes, --quick).
+    keep, skip = [], False
+    for a in forwarded:
+        if a in ("--configs", "--seeds", "--jobs", "--output"):
+            skip = True
+            continue
+        if a.startswith("--"):
+            skip = False
+        if not skip:
+            keep.append(a)
+    runs = {}
+    with tempfile.TemporaryDirectory(prefix="bench_localization_jobs_") as folder:
+        pending = list(pairs)
+        active = []
+        while pending or active:
+            while pending and len(active) < args.jobs:
+                name, seed = pending.pop(0)
+                output = pathlib.Path(folder) / f"{name}_{seed}.json"
+                command = [sys.executable, __file__, "--configs", name, "--seeds", str(seed),
+                           "--output", str(output), "--jobs", "1"] + keep
+                active.append((name, seed, output, subprocess.Popen(command)))
+            time.sleep(2)
+            for job in list(active):
+                name, seed, output, process = job
+                if process.poll() is None:
+                    continue
+                active.remove(job)
+                if process.returncode:
+                    raise RuntimeError(f"{name} seed {seed} failed (exit {process.returncode})")
+                runs[(name, seed)] = json.loads(output.read_text())["results"][name]["runs"][0]
+    return runs
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -220,6 +259,8 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="*", type=int, default=None)
     parser.add_argument("--train_videos", type=int, default=None)
     parser.add_argument("--test_videos", type=int, default=None)
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="(config, seed) runs at once, each in its own process")
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--verbose", action="store_true", help="show training logs")
     args = parser.parse_args(argv)
@@ -230,32 +271,49 @@ def main(argv=None):
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         parser.error(f"unknown configs {unknown}; known: {list(CONFIGS)}")
+    if args.jobs < 1:
+        parser.error("--jobs must be >= 1")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    output = pathlib.Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(results):
+        # Rewritten after every run: a cut-off run keeps what it measured.
+        output.write_text(json.dumps({
+            "command": "python benchmarks/bench_localization.py "
+                       + " ".join(argv if argv is not None else sys.argv[1:]),
+            "quick": args.quick, "seeds": args.seeds, "train_videos": args.train_videos,
+            "test_videos": args.test_videos, "base_model": BASE_MODEL,
+            "schedule": _schedule(args.quick).to_dict(), "results": results}, indent=2))
+
+    def row(name, runs):
+        overrides, description = CONFIGS[name]
+        return {"description": description, "overrides": overrides, "runs": runs,
+                "summary": _summary(runs)}
 
     results = {}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench_localization_") as root:
-        for name in names:
-            overrides, description = CONFIGS[name]
-            runs = []
-            for seed in args.seeds:
-                figures = run_one(name, overrides, seed, args, root)
-                runs.append(figures)
-                print(f"{name} seed {seed}: " + ", ".join(
-                    f"{k}={v:.3f}" for k, v in figures.items()), flush=True)
-            results[name] = {"description": description, "overrides": overrides, "runs": runs,
-                             "summary": _summary(runs)}
+    pairs = [(name, seed) for name in names for seed in args.seeds]
+    if args.jobs > 1:
+        runs = _run_jobs(pairs, args, argv)
+        results = {n: row(n, [runs[(n, s)] for s in args.seeds]) for n in names}
+        write(results)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench_localization_") as root:
+            for name in names:
+                runs = []
+                for seed in args.seeds:
+                    figures = run_one(name, CONFIGS[name][0], seed, args, root)
+                    runs.append(figures)
+                    print(f"{name} seed {seed}: " + ", ".join(
+                        f"{k}={v:.3f}" for k, v in figures.items()), flush=True)
+                    results[name] = row(name, runs)
+                    write(results)
     print()
     print(_table(results))
     print(f"\n{len(names)} configs x {len(args.seeds)} seeds in "
           f"{time.perf_counter() - started:.0f} s")
-    output = pathlib.Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({
-        "command": "python benchmarks/bench_localization.py " + " ".join(argv or sys.argv[1:]),
-        "quick": args.quick, "seeds": args.seeds, "train_videos": args.train_videos,
-        "test_videos": args.test_videos, "base_model": BASE_MODEL,
-        "schedule": _schedule(args.quick).to_dict(), "results": results}, indent=2))
     print(f"wrote {output}")
     return 0
 
