@@ -107,6 +107,22 @@ def _words_until_eos(tokens):
     return int(stops[0]) + 1 if len(stops) else len(tokens)
 
 
+def _one_pass_xe(model, vocabulary, videos, temporal, spatial, audio):
+    """Teacher-forced XE (no dropout) of a one-pass model, averaged over the references."""
+    import numpy as np
+
+    from vre_keras import losses
+
+    totals = []
+    for template in range(len(videos[0].captions)):
+        ref = np.stack([vocabulary.encode(v.captions[template], model.config.max_caption_words)
+                        for v in videos])
+        result = model({"temporal": temporal, "spatial": spatial, "audio": audio,
+                        "tokens": ref}, training=False)
+        totals.append(losses.caption_cross_entropy(result["logits2"], ref).numpy())
+    return np.mean(totals)
+
+
 def evaluate(serving_dir, working_dir, videos, task, seed):
     """Localization and caption figures of one trained run on held-out `videos`."""
     import numpy as np
@@ -135,6 +151,16 @@ def evaluate(serving_dir, working_dir, videos, task, seed):
                          for b in range(len(videos))])  # (B, K)
 
     model, vocabulary = load_trained_model(working_dir)
+    if not getattr(model.config, "refocus", True):
+        # A Table-1 row without the refocus: one pass, no key frame; its caption is "step 2".
+        return {
+            "chance": chance_inside(videos, k),
+            "attention_mass": float(np.mean(np.sum(profiles * masks, axis=1))),
+            "attention_peak_in_event": float(np.mean(masks[np.arange(len(videos)),
+                                                           profiles.argmax(axis=1)])),
+            "accuracy2": float(np.mean([c in r for c, r in zip(captions, references)])),
+            "xe2": float(_one_pass_xe(model, vocabulary, videos, temporal, spatial, audio)),
+        }
     explained = model.explain(temporal, spatial, audio)
     step1 = [vocabulary.decode(row) for row in explained["step1_tokens"].numpy()]
 
