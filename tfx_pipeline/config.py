@@ -76,13 +76,17 @@ class EvaluatorConfig:
     """The Evaluator's caption metrics and its blessing rule.
 
     Attributes:
-        splits: example splits the candidate is scored on (sliced overall).
+        splits: example splits the candidate is scored and blessed on (sliced overall); the
+            validation split, so the test split plays no part in which model is pushed.
+        report_splits: splits a second Evaluator (ReportEvaluator) scores for the record only:
+            no threshold, its verdict is not used. Must not overlap `splits`. [] for none.
         cider_floor: bless only when CIDEr >= this absolute floor ...
         cider_margin: ... and CIDEr is not lower than the latest blessed model's by more than
             this margin (the baseline is resolved from MLMD).
     """
 
-    splits: list[str] = dataclasses.field(default_factory=lambda: ["test"])
+    splits: list[str] = dataclasses.field(default_factory=lambda: ["validation"])
+    report_splits: list[str] = dataclasses.field(default_factory=lambda: ["test"])
     cider_floor: float = 0.0
     cider_margin: float = 0.0
 
@@ -214,6 +218,15 @@ class PipelineConfig:
         ):
             if not splits or not all(isinstance(s, str) and s for s in splits):
                 raise ConfigError(f"{source}: {field} must be a non-empty list of split names")
+        report = self.evaluator.report_splits
+        if not all(isinstance(s, str) and s for s in report):
+            raise ConfigError(f"{source}: evaluator.report_splits must be a list of split names")
+        both = sorted(set(report) & set(self.evaluator.splits))
+        if both:
+            raise ConfigError(
+                f"{source}: evaluator.report_splits and evaluator.splits share {both}: a split "
+                "is either used for blessing (splits) or only reported (report_splits)"
+            )
         for name in ("cider_floor", "cider_margin"):
             value = getattr(self.evaluator, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -250,9 +263,7 @@ def expand(value: str) -> str:
     expanded = os.path.expandvars(os.path.expanduser(value))
     unset = _UNSET_VAR.search(expanded)
     if unset:
-        raise ConfigError(
-            f"environment variable {unset.group(1)} used in {value!r} is not set"
-        )
+        raise ConfigError(f"environment variable {unset.group(1)} used in {value!r} is not set")
     return expanded
 
 
