@@ -12,7 +12,6 @@
   TFX stops the Trainer on them, hence this small component, ordered before the Trainer.
 """
 
-from __future__ import annotations
 
 import logging
 

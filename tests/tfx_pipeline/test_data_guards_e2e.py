@@ -18,23 +18,41 @@ from tfx_pipeline.config import PipelineConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-TINY = {"num_frames": 6, "channels": 16, "num_regions": 4, "hidden_size": 8,
-        "embedding_size": 8, "attention_size": 8, "max_caption_words": 6}
+TINY = {
+    "num_frames": 6,
+    "channels": 16,
+    "num_regions": 4,
+    "hidden_size": 8,
+    "embedding_size": 8,
+    "attention_size": 8,
+    "max_caption_words": 6,
+}
 GOOD = {"v0": ["a man rides a bike"], "v1": ["a cat sleeps"]}
 
 
 def _config(root):
-    return PipelineConfig.from_dict({
-        "pipeline_name": "vre-guards-test",
-        "root": str(root),
-        "statistics": True,
-        "trainer": {"model_preset": "tiny", "model": TINY,
-                    "schedule": {"phase1_epochs": 1, "phase2_epochs": 0, "phase3_epochs": 0,
-                                 "phase4_epochs": 0, "batch_size": 2, "steps_per_epoch": 1,
-                                 "eval_steps": 1}},
-        "evaluator": {"splits": ["validation"], "report_splits": []},
-        "serving": {"warmup_examples": 0},
-    })
+    return PipelineConfig.from_dict(
+        {
+            "pipeline_name": "vre-guards-test",
+            "root": str(root),
+            "statistics": True,
+            "trainer": {
+                "model_preset": "tiny",
+                "model": TINY,
+                "schedule": {
+                    "phase1_epochs": 1,
+                    "phase2_epochs": 0,
+                    "phase3_epochs": 0,
+                    "phase4_epochs": 0,
+                    "batch_size": 2,
+                    "steps_per_epoch": 1,
+                    "eval_steps": 1,
+                },
+            },
+            "evaluator": {"splits": ["validation"], "report_splits": []},
+            "serving": {"warmup_examples": 0},
+        }
+    )
 
 
 def _write(path, examples):
