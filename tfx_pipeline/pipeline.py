@@ -145,6 +145,7 @@ def create_pipeline(
             statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
         ).with_id(EXAMPLE_VALIDATOR)
         gate = validation.ValidationGate(
+            examples=example_gen.outputs["examples"],
             statistics=statistics_gen.outputs["statistics"],
             anomalies=example_validator.outputs["anomalies"],
         ).with_id(VALIDATION_GATE)

@@ -12,7 +12,6 @@
   TFX stops the Trainer on them, hence this small component, ordered before the Trainer.
 """
 
-
 import logging
 
 from tfx import v1 as tfx
@@ -43,14 +42,27 @@ def ContractSchemaGen(
         f.write(text)
 
 
-def find_problems(statistics_artifact, anomalies_artifact) -> list[data_checks.Problem]:
+def span_of(examples) -> int | None:
+    """The span ExampleGen recorded on its Examples artifact.
+
+    TFX 1.21's ExampleGen writes `span` as a custom property of Examples, while StatisticsGen
+    and ExampleValidator copy the (unset) standard property, so their artifacts say span 0:
+    the span is read here from the Examples artifact itself.
+    """
+    if examples.has_custom_property("span"):
+        return int(examples.get_int_custom_property("span"))
+    if examples.has_property("span"):
+        return int(examples.span)
+    return None
+
+
+def find_problems(statistics_artifact, anomalies_artifact, span) -> list[data_checks.Problem]:
     """Every problem ExampleValidator and the NaN/inf check see, over every split."""
     from tensorflow_metadata.proto.v0 import anomalies_pb2
     from tfx.components.statistics_gen import stats_artifact_utils
     from tfx.types import artifact_utils
     from tfx.utils import io_utils
 
-    span = anomalies_artifact.span if anomalies_artifact.has_property("span") else None
     problems = []
     for split in artifact_utils.decode_split_names(anomalies_artifact.split_names):
         statistics = stats_artifact_utils.load_statistics(statistics_artifact, split).proto()
@@ -69,15 +81,17 @@ def find_problems(statistics_artifact, anomalies_artifact) -> list[data_checks.P
 
 @tfx.dsl.components.component
 def ValidationGate(
+    examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
     statistics: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleStatistics],
     anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleAnomalies],
 ) -> None:
     """Fails (DataValidationError with the report) when the examples break Contract 1."""
-    problems = find_problems(statistics, anomalies)
+    span = span_of(examples)
+    problems = find_problems(statistics, anomalies, span)
     if problems:
         report = data_checks.format_report(
             problems, pipeline_hint=f"ExampleValidator's anomalies: {anomalies.uri}"
         )
         log.error("%s", report)
         raise data_checks.DataValidationError(report)
-    log.info("data validation passed: span %s, splits %s", anomalies.span, anomalies.split_names)
+    log.info("data validation passed: span %s, splits %s", span, anomalies.split_names)
