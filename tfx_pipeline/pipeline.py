@@ -74,6 +74,7 @@ def create_pipeline(
     cider_margin: float = 0.0,
     warmup_examples: int = 2,
     train_num_spans: int = 1,
+    vertex_training: dict[str, Any] | None = None,
     statistics: bool = True,
     enable_cache: bool = True,
     metadata_connection_config: Any = None,
@@ -104,6 +105,10 @@ def create_pipeline(
         train_num_spans: train and evaluate on the newest N spans ExampleGen has ingested
             (1: the newest only; N > 1 adds a Resolver with SpanRangeStrategy, so a span may
             hold only the videos added since the previous one).
+        vertex_training: None (the Trainer runs in its own task), or {"project", "region",
+            "worker_pool_specs"}: the Trainer submits a Vertex AI custom job of those worker
+            pools (pool 0 the chief); Vertex sets TF_CONFIG in every replica and run_fn trains
+            under MultiWorkerMirroredStrategy (config.VertexTrainingConfig).
         statistics: add StatisticsGen, ContractSchemaGen, ExampleValidator and the
             ValidationGate that stops the run before the Trainer on bad data.
         enable_cache: reuse outputs of components whose inputs and settings are unchanged.
@@ -170,17 +175,32 @@ def create_pipeline(
         components.append(span_resolver)
         examples = span_resolver.outputs["examples"]
 
-    trainer = tfx.components.Trainer(
+    custom_config = {
+        "model_config": dict(model_config),
+        "schedule_config": dict(schedule_config),
+        "model_name": model_name,
+        "warmup_examples": int(warmup_examples),
+    }
+    trainer_class = tfx.components.Trainer
+    if vertex_training:
+        vertex = tfx.extensions.google_cloud_ai_platform
+        trainer_class = vertex.Trainer
+        custom_config.update(
+            {
+                vertex.ENABLE_VERTEX_KEY: True,
+                vertex.VERTEX_REGION_KEY: vertex_training["region"],
+                vertex.TRAINING_ARGS_KEY: {
+                    "project": vertex_training["project"],
+                    "job_spec": {"worker_pool_specs": list(vertex_training["worker_pool_specs"])},
+                },
+            }
+        )
+    trainer = trainer_class(
         run_fn=RUN_FN,
         examples=examples,
         train_args=tfx.proto.TrainArgs(splits=list(train_splits), num_steps=train_steps or 0),
         eval_args=tfx.proto.EvalArgs(splits=list(eval_splits), num_steps=eval_steps or 0),
-        custom_config={
-            "model_config": dict(model_config),
-            "schedule_config": dict(schedule_config),
-            "model_name": model_name,
-            "warmup_examples": int(warmup_examples),
-        },
+        custom_config=custom_config,
     ).with_id(TRAINER)
     if gate is not None:
         # No artifact flows from the gate to the Trainer: the Trainer waits for it, and a
@@ -269,8 +289,20 @@ def create_pipeline_from_config(config, metadata_connection_config: Any = None):
         cider_margin=config.evaluator.cider_margin,
         warmup_examples=config.serving.warmup_examples,
         train_num_spans=config.data.train_num_spans,
+        vertex_training=_vertex_training(config.trainer.vertex),
         statistics=config.statistics,
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=config.beam_pipeline_args,
     )
+
+
+def _vertex_training(vertex) -> dict[str, Any] | None:
+    """create_pipeline's `vertex_training` from a config.VertexTrainingConfig (None: off)."""
+    if not vertex.project:
+        return None
+    return {
+        "project": vertex.project,
+        "region": vertex.region,
+        "worker_pool_specs": vertex.worker_pool_specs(),
+    }
