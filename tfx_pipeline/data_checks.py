@@ -57,7 +57,19 @@ def _common_stats(feature_stats):
     return getattr(feature_stats, kind).common_stats if kind else None
 
 
-def problems_from_anomalies(anomalies, split: str, span: int | None, statistics=None):
+def _expected_values(schema) -> dict[str, str]:
+    """feature name -> what the schema expects of its value count, in words."""
+    expected = {}
+    for f in schema.feature if schema is not None else ():
+        if f.HasField("shape"):
+            size = math.prod(d.size for d in f.shape.dim)
+            expected[f.name] = f"expected {size} value(s) per example"
+        elif f.HasField("value_count") and f.value_count.min:
+            expected[f.name] = f"expected at least {f.value_count.min} value(s) per example"
+    return expected
+
+
+def problems_from_anomalies(anomalies, split: str, span: int | None, statistics=None, schema=None):
     """Problems of one split from ExampleValidator's `Anomalies` proto (its SchemaDiff.pb).
 
     Args:
@@ -66,18 +78,22 @@ def problems_from_anomalies(anomalies, split: str, span: int | None, statistics=
         span: the span of the examples.
         statistics: the split's `DatasetFeatureStatistics`; when given, value-count anomalies
             also say how many values the examples hold (TFDV's own text does not).
+        schema: the `Schema` validated against; when given, the expected count is said too.
     """
     stats = _stats_by_feature(statistics) if statistics is not None else {}
+    expected = _expected_values(schema)
     problems = []
     for name, info in sorted(anomalies.anomaly_info.items()):
         reasons = [r.description or r.short_description for r in info.reason]
         text = "; ".join(dict.fromkeys(reasons)) or info.description or info.short_description
         common = _common_stats(stats[name]) if name in stats else None
         if common is not None:
-            text += (
-                f" (values per example: {common.min_num_values}..{common.max_num_values}; "
-                f"examples without the feature: {common.num_missing})"
-            )
+            found = [expected[name]] if name in expected else []
+            found += [
+                f"values per example: {common.min_num_values}..{common.max_num_values}",
+                f"examples without the feature: {common.num_missing}",
+            ]
+            text += f" ({'; '.join(found)})"
         problems.append(Problem(span, split, name, text))
     if anomalies.HasField("dataset_anomaly_info"):
         info = anomalies.dataset_anomaly_info

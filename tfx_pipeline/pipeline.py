@@ -153,6 +153,7 @@ def create_pipeline(
             examples=example_gen.outputs["examples"],
             statistics=statistics_gen.outputs["statistics"],
             anomalies=example_validator.outputs["anomalies"],
+            schema=schema_gen.outputs["schema"],
         ).with_id(VALIDATION_GATE)
         components += [statistics_gen, schema_gen, example_validator, gate]
 

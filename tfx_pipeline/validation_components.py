@@ -56,7 +56,9 @@ def span_of(examples) -> int | None:
     return None
 
 
-def find_problems(statistics_artifact, anomalies_artifact, span) -> list[data_checks.Problem]:
+def find_problems(
+    statistics_artifact, anomalies_artifact, span, schema=None
+) -> list[data_checks.Problem]:
     """Every problem ExampleValidator and the NaN/inf check see, over every split."""
     from tensorflow_metadata.proto.v0 import anomalies_pb2
     from tfx.components.statistics_gen import stats_artifact_utils
@@ -73,7 +75,7 @@ def find_problems(statistics_artifact, anomalies_artifact, span) -> list[data_ch
                 artifact_utils.get_split_uri([anomalies_artifact], split) + "/" + ANOMALIES_FILE
             )
         )
-        problems += data_checks.problems_from_anomalies(anomalies, split, span, statistics)
+        problems += data_checks.problems_from_anomalies(anomalies, split, span, statistics, schema)
         if statistics is not None:
             problems += data_checks.problems_from_statistics(statistics, split, span)
     return problems
@@ -84,10 +86,14 @@ def ValidationGate(
     examples: tfx.dsl.components.InputArtifact[standard_artifacts.Examples],
     statistics: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleStatistics],
     anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleAnomalies],
+    schema: tfx.dsl.components.InputArtifact[standard_artifacts.Schema],
 ) -> None:
     """Fails (DataValidationError with the report) when the examples break Contract 1."""
+    from tfx.utils import io_utils
+
     span = span_of(examples)
-    problems = find_problems(statistics, anomalies, span)
+    contract = io_utils.SchemaReader().read(f"{schema.uri.rstrip('/')}/{SCHEMA_FILE}")
+    problems = find_problems(statistics, anomalies, span, contract)
     if problems:
         report = data_checks.format_report(
             problems, pipeline_hint=f"ExampleValidator's anomalies: {anomalies.uri}"

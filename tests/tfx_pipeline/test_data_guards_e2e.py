@@ -112,7 +112,8 @@ def test_a_span_breaking_contract1_stops_at_validation_and_pushes_nothing(tmp_pa
 
     assert "data validation failed" in message, message
     assert "span 3, split train, feature temporal: " in message, message
-    assert "values per example: 80..96" in message, message  # 5 x 16 instead of 6 x 16
+    # 5 x 16 values instead of 6 x 16.
+    assert "expected 96 value(s) per example; values per example: 80..96" in message, message
     assert "span 3, split train, feature captions: " in message, message
     assert "span 3, split validation, feature spatial: 1 NaN value(s)" in message, message
     assert "split test" not in message, message  # the clean split is not blamed
