@@ -199,3 +199,19 @@ def test_kfp_sdk_loads_the_package_as_a_pipeline(compiled_yaml):
     assert inputs[runtime_parameters.DATA_ROOT].type == "String"
     assert inputs[runtime_parameters.DATA_ROOT].optional
     assert inputs[runtime_parameters.DATA_ROOT].default == f"gs://{BUCKET}/vre/data"
+
+
+def test_a_pipeline_with_the_span_resolver_is_refused(kubeflow_config, bucket_env, tmp_path):
+    """compile_pipeline itself (not only `vre pipeline compile`) refuses multi-span training."""
+    from kubeflow.compiler import compile_pipeline
+    from tfx_pipeline.config import load_config
+    from tfx_pipeline.pipeline import SPAN_RESOLVER, create_pipeline_from_config
+
+    config = load_config(kubeflow_config)
+    config.data.train_num_spans = 2
+    pipeline = create_pipeline_from_config(config)
+    assert SPAN_RESOLVER in {c.id for c in pipeline.components}
+    output = tmp_path / "p.yaml"
+    with pytest.raises(ValueError, match="cannot run on Kubeflow: the multi-span Resolver"):
+        compile_pipeline(pipeline, IMAGE, str(output))
+    assert not output.exists()
