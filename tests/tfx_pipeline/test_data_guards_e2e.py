@@ -13,8 +13,10 @@ import os
 
 import numpy as np
 import pytest
+import yaml
 
 from tfx_pipeline.config import PipelineConfig
+from vre_cli.main import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -93,7 +95,7 @@ def _states(config):
     return read_run(config.resolved_metadata_path, config.pipeline_name).states()
 
 
-def test_a_span_breaking_contract1_stops_at_validation_and_pushes_nothing(tmp_path):
+def test_a_span_breaking_contract1_stops_at_validation_and_pushes_nothing(tmp_path, capsys):
     from tfx_pipeline import pipeline as P
     from vre_common import contract
 
@@ -108,7 +110,15 @@ def test_a_span_breaking_contract1_stops_at_validation_and_pushes_nothing(tmp_pa
     _write(os.path.join(span, "validation", "part-0.tfrecord.gz"), validation)
     _write(os.path.join(span, "test", "part-0.tfrecord.gz"), _examples("test", 3))
 
-    message = _run_expecting_failure(config)
+    # Through the CLI, as an operator runs it: exit 1, the report on stderr, no traceback.
+    config_file = tmp_path / "guards.yaml"
+    config_file.write_text(yaml.safe_dump(config.to_dict()))
+    assert main(["pipeline", "run", "--config", str(config_file)]) == 1
+    captured = capsys.readouterr()
+    message = captured.err
+    assert "Traceback" not in message, message
+    assert "the run stopped on bad data" in message, message
+    assert "no model pushed (the run stopped early)" in captured.out, captured.out
 
     assert "data validation failed" in message, message
     assert "span 3, split train, feature temporal: " in message, message
