@@ -6,8 +6,6 @@ export; both TF Serving and our server replay it on load, before a version takes
 first real request does not pay for graph tracing and kernel set-up.
 """
 
-import os
-
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
@@ -23,8 +21,8 @@ class WarmupError(RuntimeError):
 
 
 def warmup_path(saved_model_dir: str) -> str:
-    """Where the warmup file of a SavedModel lives."""
-    return os.path.join(saved_model_dir, WARMUP_FILE)
+    """Where the warmup file of a SavedModel lives (the directory may be remote)."""
+    return saved_model_dir.rstrip("/") + "/" + WARMUP_FILE
 
 
 def make_predict_request(
@@ -65,7 +63,7 @@ def write_warmup_requests(
     Returns:
         The path of the written file.
     """
-    if not os.path.isfile(os.path.join(saved_model_dir, "saved_model.pb")):
+    if not tf.io.gfile.exists(saved_model_dir.rstrip("/") + "/saved_model.pb"):
         raise WarmupError(f"{saved_model_dir!r} is not a SavedModel directory (no saved_model.pb)")
     if not inputs_batches:
         raise WarmupError("inputs_batches is empty: give at least one batch of inputs")
@@ -75,7 +73,7 @@ def write_warmup_requests(
             f"{MAX_WARMUP_RECORDS}"
         )
     path = warmup_path(saved_model_dir)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
     with tf.io.TFRecordWriter(path) as writer:
         for inputs in inputs_batches:
             log = prediction_log_pb2.PredictionLog(
@@ -94,7 +92,7 @@ def read_warmup_requests(saved_model_dir: str) -> list[predict_pb2.PredictReques
         saved_model_dir: the SavedModel directory.
     """
     path = warmup_path(saved_model_dir)
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         return []
     requests = []
     try:
