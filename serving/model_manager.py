@@ -25,6 +25,7 @@ from serving.model_config import VersionPolicy, aspired_versions, describe_polic
 from serving.servable import LoadedVersion
 from serving.tensor_codec import proto_to_array
 from serving.warmup import WarmupError, read_warmup_requests
+from vre_common import storage
 
 log = logging.getLogger("vre.serving")
 
@@ -57,21 +58,16 @@ class _Entry:
         self.fingerprint = None  # of the directory, when its load failed
 
 
-def join_path(base: str, name: str) -> str:
-    return base.rstrip("/") + "/" + name
-
-
-def is_remote(path: str) -> bool:
-    return "://" in path
-
-
 def list_versions(base_path: str) -> dict[int, str]:
-    """The integer version directories under a base path, {version: path} (tf.io.gfile)."""
+    """The integer version directories under a base path, {version: path}.
+
+    The base path may be remote (gs://...: TF Serving's --model_base_path takes one too).
+    """
     versions = {}
-    for name in tf.io.gfile.listdir(base_path):
+    for name in storage.listdir(base_path):
         name = name.rstrip("/")
-        path = join_path(base_path, name)
-        if name.isdigit() and tf.io.gfile.isdir(path):
+        path = storage.join(base_path, name)
+        if name.isdigit() and storage.isdir(path):
             versions[int(name)] = path
     return versions
 
@@ -83,7 +79,7 @@ def _fingerprint(path: str):
     try:
         for root, _, files in tf.io.gfile.walk(path):
             for f in files:
-                full = join_path(root, f)
+                full = storage.join(root, f)
                 try:
                     st = tf.io.gfile.stat(full)
                 except tf.errors.OpError:
@@ -129,7 +125,7 @@ class ModelManager:
         tags=None,
     ):
         self.model_name = model_name
-        self.base_path = base_path.rstrip("/") if is_remote(base_path) else _abspath(base_path)
+        self.base_path = storage.absolute(base_path).rstrip("/")
         self.poll_interval_s = poll_interval_s
         self.warmup = warmup
         self.version_policy = version_policy or VersionPolicy()
@@ -152,7 +148,7 @@ class ModelManager:
 
     def start(self):
         """Loads the aspired versions now (blocking), then watches the base path in a thread."""
-        if not tf.io.gfile.isdir(self.base_path):
+        if not storage.isdir(self.base_path):
             raise FileNotFoundError(
                 f"model base path {self.base_path!r} of model {self.model_name!r} does not exist"
             )
@@ -447,8 +443,3 @@ class ModelManager:
                 if e.status.state == END and e.status.error_message
             }
 
-
-def _abspath(path: str) -> str:
-    import os
-
-    return os.path.abspath(path)

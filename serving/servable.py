@@ -12,6 +12,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from serving.errors import ServingError, code_from_number, invalid_argument
+from vre_common import storage
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -27,10 +28,9 @@ def read_signature_defs(saved_model_dir: str, tags=None) -> dict:
         saved_model_dir: a SavedModel directory (holding `saved_model.pb`; may be remote).
         tags: the meta graph's tags (`--saved_model_tags`); None: the first meta graph.
     """
-    path = saved_model_dir.rstrip("/") + "/saved_model.pb"
+    path = storage.join(saved_model_dir, "saved_model.pb")
     proto = saved_model_pb2.SavedModel()
-    with tf.io.gfile.GFile(path, "rb") as f:
-        proto.ParseFromString(f.read())
+    proto.ParseFromString(storage.read_bytes(path))
     if not proto.meta_graphs:
         raise ValueError(f"{path} holds no meta graph")
     if not tags:

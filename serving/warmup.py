@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
+from vre_common import storage
 from vre_common.contract import SERVING_DEFAULT, WARMUP_FILE
 
 # TF Serving refuses files with more records than this (WarmupConsts::kMaxNumRecords).
@@ -21,8 +22,8 @@ class WarmupError(RuntimeError):
 
 
 def warmup_path(saved_model_dir: str) -> str:
-    """Where the warmup file of a SavedModel lives (the directory may be remote)."""
-    return saved_model_dir.rstrip("/") + "/" + WARMUP_FILE
+    """Where the warmup file of a SavedModel lives (the folder may be remote: gs://)."""
+    return storage.join(saved_model_dir, WARMUP_FILE)
 
 
 def make_predict_request(
@@ -63,7 +64,7 @@ def write_warmup_requests(
     Returns:
         The path of the written file.
     """
-    if not tf.io.gfile.exists(saved_model_dir.rstrip("/") + "/saved_model.pb"):
+    if not storage.isfile(storage.join(saved_model_dir, "saved_model.pb")):
         raise WarmupError(f"{saved_model_dir!r} is not a SavedModel directory (no saved_model.pb)")
     if not inputs_batches:
         raise WarmupError("inputs_batches is empty: give at least one batch of inputs")
@@ -73,8 +74,8 @@ def write_warmup_requests(
             f"{MAX_WARMUP_RECORDS}"
         )
     path = warmup_path(saved_model_dir)
-    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
-    with tf.io.TFRecordWriter(path) as writer:
+    storage.makedirs(storage.dirname(path))
+    with tf.io.TFRecordWriter(path) as writer:  # writes through gfile: local or remote
         for inputs in inputs_batches:
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(
@@ -92,7 +93,7 @@ def read_warmup_requests(saved_model_dir: str) -> list[predict_pb2.PredictReques
         saved_model_dir: the SavedModel directory.
     """
     path = warmup_path(saved_model_dir)
-    if not tf.io.gfile.exists(path):
+    if not storage.exists(path):
         return []
     requests = []
     try:

@@ -237,9 +237,12 @@ def run(args) -> int:
                             "secured (terminate TLS in front of it)")
     if not args.model_config_file and not args.model_base_path:
         return _usage_error("--model_base_path or --model_config_file is required")
+    from vre_common import storage
+
     base = args.model_base_path
-    if not args.model_config_file and "://" not in base and not os.path.isdir(base):
-        # before importing TF: fail in a blink
+    # A local base path is checked before importing TF (fail in a blink); a remote one (gs://)
+    # needs TF's filesystem and is checked when the server starts.
+    if not args.model_config_file and not storage.is_remote(base) and not os.path.isdir(base):
         return _usage_error(
             f"model base path {base!r} of model {args.model_name!r} does not exist"
         )
