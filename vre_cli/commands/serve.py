@@ -54,8 +54,15 @@ _bool.__name__ = "boolean"  # argparse's error message names the type
 
 def _flag(parser, name, kind, default, text):
     if kind is bool:
-        parser.add_argument(f"--{name}", type=_bool, nargs="?", const=True, default=default,
-                            metavar="BOOL", help=f"{text} [{str(default).lower()}]")
+        parser.add_argument(
+            f"--{name}",
+            type=_bool,
+            nargs="?",
+            const=True,
+            default=default,
+            metavar="BOOL",
+            help=f"{text} [{str(default).lower()}]",
+        )
     else:
         parser.add_argument(f"--{name}", type=kind, default=default, help=f"{text} [{default}]")
 
@@ -70,18 +77,34 @@ def add_arguments(parser):
         ("rest_api_timeout_in_ms", int, 30000, "deadline of each REST predict"),
         ("model_name", str, "default", "name of the model (ignored with --model_config_file)"),
         ("model_base_path", str, "", "folder of integer version directories, local or gs://"),
-        ("model_config_file", str, "", "text-format ModelServerConfig: several models, "
-         "version policies, version labels"),
-        ("model_config_file_poll_wait_seconds", int, 0, "seconds between reads of "
-         "--model_config_file (0: read once)"),
-        ("file_system_poll_wait_seconds", int, 1, "seconds between scans for new versions "
-         "(0: scan once)"),
+        (
+            "model_config_file",
+            str,
+            "",
+            "text-format ModelServerConfig: several models, version policies, version labels",
+        ),
+        (
+            "model_config_file_poll_wait_seconds",
+            int,
+            0,
+            "seconds between reads of --model_config_file (0: read once)",
+        ),
+        (
+            "file_system_poll_wait_seconds",
+            int,
+            1,
+            "seconds between scans for new versions (0: scan once)",
+        ),
         ("max_num_load_retries", int, 5, "retries of a failed load"),
         ("load_retry_interval_micros", int, 60_000_000, "microseconds between load retries"),
         ("enable_batching", bool, False, "merge concurrent requests into batched model calls"),
         ("batching_parameters_file", str, "", "text-format BatchingParameters"),
-        ("allow_version_labels_for_unavailable_models", bool, False,
-         "a new label may name a version not loaded yet"),
+        (
+            "allow_version_labels_for_unavailable_models",
+            bool,
+            False,
+            "a new label may name a version not loaded yet",
+        ),
         ("enable_model_warmup", bool, True, "replay assets.extra/tf_serving_warmup_requests"),
         ("num_request_iterations_for_warmup", int, 1, "times each warmup record is replayed"),
         ("saved_model_tags", str, "serve", "comma-separated tags of the meta graph to load"),
@@ -92,8 +115,12 @@ def add_arguments(parser):
         ("tensorflow_inter_op_parallelism", int, 0, "ops run at once (0: auto)"),
         ("monitoring_config_file", str, "", "text-format MonitoringConfig (Prometheus)"),
         ("enable_grpc_healthcheck_service", bool, False, "serve grpc.health.v1.Health"),
-        ("enable_serialization_as_tensor_content", bool, False,
-         "answer numbers in tensor_content instead of the typed fields"),
+        (
+            "enable_serialization_as_tensor_content",
+            bool,
+            False,
+            "answer numbers in tensor_content instead of the typed fields",
+        ),
         ("version", bool, False, "print the version and exit"),
     ]:
         _flag(tf_flags, name, kind, default, text)
@@ -101,28 +128,50 @@ def add_arguments(parser):
         "tensorflow_model_server flags accepted with no effect here (the log says so)"
     )
     for name in NO_EFFECT_FLAGS:
-        compat.add_argument(f"--{name}", default=None, nargs="?", const="true",
-                            help=NO_EFFECT_FLAGS[name])
+        compat.add_argument(
+            f"--{name}", default=None, nargs="?", const="true", help=NO_EFFECT_FLAGS[name]
+        )
     refused = parser.add_argument_group("tensorflow_model_server flags refused here")
     refused.add_argument("--ssl_config_file", default="", help="TLS is not served: refused")
-    refused.add_argument("--use_alts_credentials", type=_bool, nargs="?", const=True,
-                         default=False, metavar="BOOL", help="ALTS is not served: refused")
+    refused.add_argument(
+        "--use_alts_credentials",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="ALTS is not served: refused",
+    )
     own = parser.add_argument_group("vre serve's own flags")
     own.add_argument(
-        "--host", default=None,
+        "--host",
+        default=None,
         help="interface to bind [127.0.0.1; all interfaces (0.0.0.0) inside Kubernetes, "
         "where KUBERNETES_SERVICE_HOST is set, as TF Serving always binds]",
     )
-    own.add_argument("--max_request_bytes", type=int, default=64 * 1024 * 1024,
-                     help="larger requests get RESOURCE_EXHAUSTED / HTTP 429 [67108864]")
-    own.add_argument("--max_concurrent_requests", type=int, default=32,
-                     help="more requests in flight (per API) get RESOURCE_EXHAUSTED / 429 [32]")
-    own.add_argument("--grpc_worker_threads", type=int, default=None,
-                     help="old name of --grpc_max_threads")
     own.add_argument(
-        "--start_without_loaded_model", type=_bool, nargs="?", const=True, default=False,
-        metavar="BOOL", help="open the ports even when a model loads no version (TF Serving "
-        "exits) [false]",
+        "--max_request_bytes",
+        type=int,
+        default=64 * 1024 * 1024,
+        help="larger requests get RESOURCE_EXHAUSTED / HTTP 429 [67108864]",
+    )
+    own.add_argument(
+        "--max_concurrent_requests",
+        type=int,
+        default=32,
+        help="more requests in flight (per API) get RESOURCE_EXHAUSTED / 429 [32]",
+    )
+    own.add_argument(
+        "--grpc_worker_threads", type=int, default=None, help="old name of --grpc_max_threads"
+    )
+    own.add_argument(
+        "--start_without_loaded_model",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="open the ports even when a model loads no version (TF Serving exits) [false]",
     )
 
 
@@ -182,15 +231,18 @@ def build_server(args):
     if args.enable_batching:
         options.batching = (
             read_batching_parameters_file(args.batching_parameters_file)
-            if args.batching_parameters_file else BatchingOptions()
+            if args.batching_parameters_file
+            else BatchingOptions()
         )
     if args.monitoring_config_file:
         options.metrics_path = prometheus_path(
             read_monitoring_config_file(args.monitoring_config_file)
         )
     if options.metrics_path and not args.rest_api_port:
-        raise ValueError("--monitoring_config_file: Prometheus metrics are served on the REST "
-                         "API; set --rest_api_port")
+        raise ValueError(
+            "--monitoring_config_file: Prometheus metrics are served on the REST "
+            "API; set --rest_api_port"
+        )
     return ModelServer(
         None if args.model_config_file else args.model_name,
         None if args.model_config_file else args.model_base_path,
@@ -228,13 +280,17 @@ def run(args) -> int:
     if args.version:
         from importlib.metadata import version
 
-        print(f"vre serve (TF Serving protocol {version('tensorflow-serving-api')}), "
-              f"TensorFlow Library: {version('tensorflow')}")
+        print(
+            f"vre serve (TF Serving protocol {version('tensorflow-serving-api')}), "
+            f"TensorFlow Library: {version('tensorflow')}"
+        )
         return 0
     if args.ssl_config_file or args.use_alts_credentials:
-        return _usage_error("--ssl_config_file / --use_alts_credentials: vre serve has no TLS "
-                            "or ALTS; refusing to serve in plain text what was meant to be "
-                            "secured (terminate TLS in front of it)")
+        return _usage_error(
+            "--ssl_config_file / --use_alts_credentials: vre serve has no TLS "
+            "or ALTS; refusing to serve in plain text what was meant to be "
+            "secured (terminate TLS in front of it)"
+        )
     if not args.model_config_file and not args.model_base_path:
         return _usage_error("--model_base_path or --model_config_file is required")
     from vre_common import storage
@@ -243,9 +299,7 @@ def run(args) -> int:
     # A local base path is checked before importing TF (fail in a blink); a remote one (gs://)
     # needs TF's filesystem and is checked when the server starts.
     if not args.model_config_file and not storage.is_remote(base) and not os.path.isdir(base):
-        return _usage_error(
-            f"model base path {base!r} of model {args.model_name!r} does not exist"
-        )
+        return _usage_error(f"model base path {base!r} of model {args.model_name!r} does not exist")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -287,8 +341,11 @@ def run(args) -> int:
     models = ", ".join(
         f"{name!r} (version {m.serving_version})" for name, m in server.registry.managers.items()
     )
-    print(f"vre serve: model {models} ready on gRPC {server.grpc_target}{rest}",
-          file=sys.stderr, flush=True)
+    print(
+        f"vre serve: model {models} ready on gRPC {server.grpc_target}{rest}",
+        file=sys.stderr,
+        flush=True,
+    )
     while not stopped.wait(0.5):
         pass
     server.stop()
