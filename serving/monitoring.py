@@ -11,7 +11,14 @@ Histograms and gauges keep prometheus_client's own exposition.
 import logging
 
 from google.protobuf import text_format
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.metrics_core import Metric
 
 from serving.config_protos import MonitoringConfig
@@ -67,6 +74,7 @@ class ServingMetrics:
     """The server's metrics; every front end and model manager reports here."""
 
     def __init__(self):
+        disable_created_metrics()  # TF Serving exports no *_created series (process-wide)
         self.registry = CollectorRegistry(auto_describe=True)
         counters = CollectorRegistry()
         self.request_count = Counter(
