@@ -442,4 +442,3 @@ class ModelManager:
                 for v, e in self._entries.items()
                 if e.status.state == END and e.status.error_message
             }
-
