@@ -287,7 +287,11 @@ class ModelServer:
 
     def start(self) -> "ModelServer":
         """Loads the models' versions (blocking), then opens the ports. Returns self."""
-        self._load_initial()
+        try:
+            self._load_initial()
+        except BaseException:
+            self.registry.stop()  # batch threads and watchers of the models loaded so far
+            raise
         try:
             self._start_grpc()
             if self._rest_port_wanted is not None:
