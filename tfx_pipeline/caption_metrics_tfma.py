@@ -23,7 +23,6 @@ from tensorflow_model_analysis.proto import config_pb2
 from vre_common import contract
 from vre_keras.caption_metrics import names
 from vre_keras.caption_metrics.corpus import CaptionInputError, evaluate_corpus
-from vre_keras.caption_metrics.meteor import shared_meteor_scorer
 
 METRIC_NAME = "caption_metrics"
 # Reported by default: coco-caption's four paper metrics, plus CIDEr-D and the other BLEUs.
@@ -122,8 +121,7 @@ class CaptionMetricsCombiner(beam.CombineFn):
         scores = evaluate_corpus(
             dict(zip(ids, accumulator.hypotheses)),
             dict(zip(ids, accumulator.references)),
-            metrics=self._metrics,
-            meteor_scorer=shared_meteor_scorer() if names.METEOR in self._metrics else None,
+            metrics=self._metrics,  # METEOR by the fast path, as `vre evaluate` (meteor_fast.py)
         ).corpus
         return {key: scores[name] for name, key in self._keys.items()}
 

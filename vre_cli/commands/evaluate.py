@@ -18,6 +18,8 @@ def add_arguments(parser):
     parser.add_argument("--output", help="write the scores (and per-video scores) as JSON here")
     parser.add_argument("--per_video", action="store_true",
                         help="include each video's scores in the JSON output")
+    parser.add_argument("--meteor_workers", type=int, default=None,
+                        help="METEOR JVMs scoring at once (default: the usable CPUs, at most 4)")
     parser.add_argument("--only_predicted", action="store_true",
                         help="score only the predicted ids (the references may cover more, "
                              "e.g. a whole dataset)")
@@ -41,7 +43,10 @@ def run(args) -> int:
         references = load_references(args.references)
         if args.only_predicted:
             references = {k: v for k, v in references.items() if k in predictions}
-        result = evaluate_corpus(predictions, references, metrics=args.metrics)
+        if args.meteor_workers is not None and args.meteor_workers < 1:
+            raise CaptionInputError(f"--meteor_workers must be >= 1, got {args.meteor_workers}")
+        result = evaluate_corpus(predictions, references, metrics=args.metrics,
+                                 meteor_workers=args.meteor_workers)
     except (CaptionFileError, CaptionInputError, JavaNotFoundError) as e:
         print(f"vre evaluate: {e}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """score_corpus: every coco-caption metric for a corpus of (id, hypothesis, references)."""
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +11,7 @@ from vre_keras.caption_metrics.bleu import bleu
 from vre_keras.caption_metrics.cider import cider_d
 from vre_keras.caption_metrics.corpus_ngrams import CorpusNgrams
 from vre_keras.caption_metrics.meteor import MeteorScorer
+from vre_keras.caption_metrics.meteor_fast import FastMeteor
 from vre_keras.caption_metrics.rouge import rouge_l
 from vre_keras.caption_metrics.tokenizer import tokenize
 
@@ -109,6 +111,7 @@ def evaluate_corpus(
     metrics: Sequence[str] = DEFAULT_METRICS,
     tokenized: bool = False,
     meteor_scorer: MeteorScorer | None = None,
+    meteor_workers: int | None = None,
 ) -> CorpusScores:
     """Scores a corpus with coco-caption's metrics, corpus-level and per item.
 
@@ -118,7 +121,10 @@ def evaluate_corpus(
         metrics: families from names.FAMILIES: "Bleu" (Bleu_1..4), "METEOR", "ROUGE_L",
             "CIDEr-D", "CIDEr".
         tokenized: True when the captions are already PTB-tokenized (skips the tokenizer).
-        meteor_scorer: a running MeteorScorer to reuse; None starts one and closes it after.
+        meteor_scorer: a running MeteorScorer to reuse; None (the fast path) scores with
+            FastMeteor: the same jar with only the paraphrase entries this corpus can match,
+            several JVMs at once, in the background while the other metrics are computed.
+        meteor_workers: FastMeteor's JVMs (default: the usable CPUs, at most 4).
 
     Returns:
         CorpusScores.
@@ -127,6 +133,17 @@ def evaluate_corpus(
     ids = validate(hypotheses, references)
     hyps = [hypotheses[k] for k in ids]
     refs = [list(references[k]) for k in ids]
+    # Started before tokenizing: loading the paraphrase index overlaps the PTB tokenizer's JVM.
+    fast_meteor = (FastMeteor(workers=meteor_workers)
+                   if names.METEOR in metrics and meteor_scorer is None else None)
+    try:
+        return _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor)
+    finally:
+        if fast_meteor is not None:
+            fast_meteor.close()
+
+
+def _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor) -> CorpusScores:
     if not tokenized:
         flat = tokenize(hyps + [r for rs in refs for r in rs])
         hyps, rest = flat[: len(hyps)], flat[len(hyps) :]
@@ -143,18 +160,18 @@ def evaluate_corpus(
         for k, s in zip(ids, np.asarray(per_item).tolist()):
             result.per_item[k][name] = s
 
+    meteor = None
+    if fast_meteor is not None:
+        # METEOR's JVMs run in the background while this thread computes the other metrics.
+        meteor = ThreadPoolExecutor(max_workers=1)
+        meteor_result = meteor.submit(fast_meteor.score, hyps, refs)
+        meteor.shutdown(wait=False)
+    elif names.METEOR in metrics:
+        record(names.METEOR, *meteor_scorer.score(hyps, refs))
     if names.BLEU in metrics:
         scores, per_item = bleu(hyps, refs)
         for k, name in enumerate(names.BLEU_KEYS):
             record(name, scores[k], per_item[:, k])
-    if names.METEOR in metrics:
-        scorer = meteor_scorer or MeteorScorer()
-        try:
-            score, per_item = scorer.score(hyps, refs)
-        finally:
-            if meteor_scorer is None:
-                scorer.close()
-        record(names.METEOR, score, per_item)
     if names.ROUGE_L in metrics:
         record(names.ROUGE_L, *rouge_l(hyps, refs))
     if names.CIDER in metrics or names.CIDER_D in metrics:
@@ -164,6 +181,8 @@ def evaluate_corpus(
         for name in (names.CIDER, names.CIDER_D):
             if name in metrics:
                 record(name, score, per_item)
+    if meteor is not None:
+        record(names.METEOR, *meteor_result.result())
     return result
 
 
@@ -173,7 +192,9 @@ def score_corpus(
     metrics: Sequence[str] = DEFAULT_METRICS,
     tokenized: bool = False,
     meteor_scorer: MeteorScorer | None = None,
+    meteor_workers: int | None = None,
 ) -> dict[str, float]:
     """Corpus scores keyed by coco-caption's names ("Bleu_1".."Bleu_4", "METEOR", "ROUGE_L",
     "CIDEr", "CIDEr-D"); the arguments are those of evaluate_corpus."""
-    return evaluate_corpus(hypotheses, references, metrics, tokenized, meteor_scorer).corpus
+    return evaluate_corpus(hypotheses, references, metrics, tokenized, meteor_scorer,
+                           meteor_workers).corpus
