@@ -39,8 +39,9 @@ def msrvtt_captions() -> dict[str, list[str]]:
     return dict(out)
 
 
-def leave_one_out(captions: dict[str, list[str]], videos: int, per_video: int,
-                  max_refs: int, stride: int = 1) -> tuple[dict, dict]:
+def leave_one_out(
+    captions: dict[str, list[str]], videos: int, per_video: int, max_refs: int, stride: int = 1
+) -> tuple[dict, dict]:
     """(hypotheses, references): from every `stride`-th video of the first videos*stride, its
     first `per_video` captions each as a hypothesis, against up to `max_refs` of the video's
     other captions."""

@@ -74,8 +74,9 @@ def test_java_trim_and_split():
 
 
 def test_meteor_normalize_is_the_jars():
-    assert meteor_normalize(['A man, is "talking" the U.S. phone...', "is n't it", "Café 日本"]) == [
-        'a man , is " talking " the us phone ...', "is n 't it", "café 日 本"]
+    assert meteor_normalize(
+        ['A man, is "talking" the U.S. phone...', "is n't it", "Café 日本"]
+    ) == ['a man , is " talking " the us phone ...', "is n 't it", "café 日 本"]
     with pytest.raises(ValueError, match="line break"):
         meteor_normalize(["a\rb"])
 
@@ -85,13 +86,16 @@ def real_corpus():
     """~2,300 hypotheses from real captions: MSVD (lower case, no punctuation) and MSR-VTT, PTB-
     tokenized as vre evaluate does, plus MSR-VTT captions as annotated (case, punctuation) to
     exercise the jar's own normalisation."""
-    msvd = real_captions.leave_one_out(real_captions.msvd_captions(), videos=200, per_video=5,
-                                       max_refs=19, stride=6)
+    msvd = real_captions.leave_one_out(
+        real_captions.msvd_captions(), videos=200, per_video=5, max_refs=19, stride=6
+    )
     msrvtt_captions = real_captions.msrvtt_captions()
-    msrvtt = real_captions.leave_one_out(msrvtt_captions, videos=100, per_video=10,
-                                         max_refs=19, stride=70)
-    raw = real_captions.leave_one_out(msrvtt_captions, videos=100, per_video=3, max_refs=10,
-                                      stride=67)
+    msrvtt = real_captions.leave_one_out(
+        msrvtt_captions, videos=100, per_video=10, max_refs=19, stride=70
+    )
+    raw = real_captions.leave_one_out(
+        msrvtt_captions, videos=100, per_video=3, max_refs=10, stride=67
+    )
     ids = list(msvd[0]) + list(msrvtt[0])
     hyps = {**msvd[0], **msrvtt[0]}
     refs = {**msvd[1], **msrvtt[1]}
@@ -101,8 +105,7 @@ def real_corpus():
         tok_refs.append(rest[: len(refs[k])])
         rest = rest[len(refs[k]) :]
     raw_ids = list(raw[0])
-    return (tok_hyps + [raw[0][k] for k in raw_ids],
-            tok_refs + [raw[1][k] for k in raw_ids])
+    return (tok_hyps + [raw[0][k] for k in raw_ids], tok_refs + [raw[1][k] for k in raw_ids])
 
 
 @pytest.mark.slow
@@ -113,8 +116,9 @@ def test_fast_meteor_equals_the_jar_on_msvd_and_msrvtt(real_corpus, meteor_score
         got_corpus, got_items = fast.score(hyps, refs)
         kept, total = fast.kept_entries, len(fast._index.result().phrase_uid)
     want_corpus, want_items = meteor_scorer.score(hyps, refs)  # coco-caption's command
-    differ = [(i, got_items[i], want_items[i]) for i in range(len(hyps))
-              if got_items[i] != want_items[i]]
+    differ = [
+        (i, got_items[i], want_items[i]) for i in range(len(hyps)) if got_items[i] != want_items[i]
+    ]
     assert not differ, f"{len(differ)} captions differ, e.g. {differ[:5]}"
     assert got_corpus == want_corpus
     assert 0 < kept < 0.05 * total  # the table the JVMs load really is cut down

@@ -59,17 +59,20 @@ def validate(hypotheses: Mapping, references: Mapping) -> list:
             parts.append(f"ids with a hypothesis but no references: {_some(only_hyp)}")
         if only_ref:
             parts.append(f"ids with references but no hypothesis: {_some(only_ref)}")
-        raise CaptionInputError("hypotheses and references must have the same ids; " +
-                                "; ".join(parts))
+        raise CaptionInputError(
+            "hypotheses and references must have the same ids; " + "; ".join(parts)
+        )
     bad_hyp = [k for k, v in hypotheses.items() if not isinstance(v, str)]
     if bad_hyp:
         raise CaptionInputError(f"hypothesis is not a string for ids: {_some(bad_hyp)}")
-    not_list = [k for k, v in references.items()
-                if isinstance(v, (str, bytes)) or not isinstance(v, Sequence)]
+    not_list = [
+        k
+        for k, v in references.items()
+        if isinstance(v, (str, bytes)) or not isinstance(v, Sequence)
+    ]
     if not_list:
         raise CaptionInputError(
-            f"references must be a list of strings, not a single string, for ids: "
-            f"{_some(not_list)}"
+            f"references must be a list of strings, not a single string, for ids: {_some(not_list)}"
         )
     empty = [k for k, v in references.items() if len(v) == 0]
     if empty:
@@ -134,8 +137,11 @@ def evaluate_corpus(
     hyps = [hypotheses[k] for k in ids]
     refs = [list(references[k]) for k in ids]
     # Started before tokenizing: loading the paraphrase index overlaps the PTB tokenizer's JVM.
-    fast_meteor = (FastMeteor(workers=meteor_workers)
-                   if names.METEOR in metrics and meteor_scorer is None else None)
+    fast_meteor = (
+        FastMeteor(workers=meteor_workers)
+        if names.METEOR in metrics and meteor_scorer is None
+        else None
+    )
     try:
         return _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor)
     finally:
@@ -152,8 +158,7 @@ def _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor) -> C
             tok_refs.append(rest[start : start + len(rs)])
             start += len(rs)
         refs = tok_refs
-    result = CorpusScores(per_item={k: {} for k in ids},
-                          tokenized_hypotheses=dict(zip(ids, hyps)))
+    result = CorpusScores(per_item={k: {} for k in ids}, tokenized_hypotheses=dict(zip(ids, hyps)))
 
     def record(name, score, per_item):
         result.corpus[name] = float(score)
@@ -196,5 +201,6 @@ def score_corpus(
 ) -> dict[str, float]:
     """Corpus scores keyed by coco-caption's names ("Bleu_1".."Bleu_4", "METEOR", "ROUGE_L",
     "CIDEr", "CIDEr-D"); the arguments are those of evaluate_corpus."""
-    return evaluate_corpus(hypotheses, references, metrics, tokenized, meteor_scorer,
-                           meteor_workers).corpus
+    return evaluate_corpus(
+        hypotheses, references, metrics, tokenized, meteor_scorer, meteor_workers
+    ).corpus

@@ -43,13 +43,28 @@ class MeteorScorer:
 
     def __init__(self, max_heap: str = "2G", paraphrase_table: str | None = None):
         jar = meteor_jar()
-        cmd = [java_executable(), "-jar", f"-Xmx{max_heap}", str(jar),
-               "-", "-", "-stdio", "-l", "en", "-norm"]
+        cmd = [
+            java_executable(),
+            "-jar",
+            f"-Xmx{max_heap}",
+            str(jar),
+            "-",
+            "-",
+            "-stdio",
+            "-l",
+            "en",
+            "-norm",
+        ]
         if paraphrase_table is not None:
             cmd += ["-a", str(paraphrase_table)]
         # cwd: the jar finds data/paraphrase-en.gz relative to itself.
-        self._proc = subprocess.Popen(cmd, cwd=str(jar.parent), stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            cmd,
+            cwd=str(jar.parent),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self._lock = threading.Lock()
 
     def _request(self, line: str) -> None:
@@ -80,9 +95,7 @@ class MeteorScorer:
     def stats(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[str]:
         """The jar's sufficient statistics line of each item (its answer to SCORE)."""
         if len(hypotheses) != len(references):
-            raise ValueError(
-                f"{len(hypotheses)} hypotheses but {len(references)} reference lists"
-            )
+            raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
         lines = [
             " ||| ".join(["SCORE"] + [clean_reference(r) for r in refs] + [clean_hypothesis(h)])
             for h, refs in zip(hypotheses, references)

@@ -61,18 +61,18 @@ class FastMeteor:
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self._pool = ThreadPoolExecutor(max_workers=1)
-        self._index: Future = self._pool.submit(ParaphraseIndex.cached, _paraphrase_table(),
-                                                cache_dir)
+        self._index: Future = self._pool.submit(
+            ParaphraseIndex.cached, _paraphrase_table(), cache_dir
+        )
         self.kept_entries = None  # paraphrase entries kept for the last corpus (for reports)
 
-    def score(self, hypotheses: Sequence[str],
-              references: Sequence[Sequence[str]]) -> tuple[float, list[float]]:
+    def score(
+        self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]
+    ) -> tuple[float, list[float]]:
         """(corpus METEOR, per-item METEOR) of tokenized captions, as coco-caption's
         Meteor.compute_score (the same numbers)."""
         if len(hypotheses) != len(references):
-            raise ValueError(
-                f"{len(hypotheses)} hypotheses but {len(references)} reference lists"
-            )
+            raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
         if not hypotheses:
             raise ValueError("METEOR needs at least one hypothesis")
         # The fields exactly as the jar will read them (it trims each before normalising).
@@ -83,7 +83,8 @@ class FastMeteor:
         with tempfile.TemporaryDirectory(prefix="vre-meteor-") as tmp:
             table = Path(tmp) / "paraphrase.gz"
             self.kept_entries = write_restricted_table(
-                index, normalized[: len(hyp_fields)], normalized[len(hyp_fields) :], table)
+                index, normalized[: len(hyp_fields)], normalized[len(hyp_fields) :], table
+            )
             parts = _split(len(hypotheses), self.workers)
             # All JVMs start (and load their tables) at once; each then scores its part.
             scorers = [MeteorScorer(paraphrase_table=str(table)) for _ in parts]
@@ -97,8 +98,10 @@ class FastMeteor:
                     except BaseException as e:  # re-raised below, in the caller's thread
                         errors.append(e)
 
-                threads = [threading.Thread(target=run, args=(k, a, b), daemon=True)
-                           for k, (a, b) in enumerate(parts)]
+                threads = [
+                    threading.Thread(target=run, args=(k, a, b), daemon=True)
+                    for k, (a, b) in enumerate(parts)
+                ]
                 for t in threads:
                     t.start()
                 for t in threads:

@@ -39,10 +39,19 @@ def meteor_normalize(lines: Sequence[str]) -> list[str]:
             raise ValueError(f"line #{i} holds a line break: {line!r}")
     if not lines:
         return []
-    cmd = [java_executable(), "-Dfile.encoding=UTF-8", "-Dstdout.encoding=UTF-8", "-cp",
-           str(meteor_jar()), "edu.cmu.meteor.util.Normalizer", "en", "true"]
-    proc = subprocess.run(cmd, input=("\n".join(lines) + "\n").encode("utf-8"),
-                          capture_output=True, check=False)
+    cmd = [
+        java_executable(),
+        "-Dfile.encoding=UTF-8",
+        "-Dstdout.encoding=UTF-8",
+        "-cp",
+        str(meteor_jar()),
+        "edu.cmu.meteor.util.Normalizer",
+        "en",
+        "true",
+    ]
+    proc = subprocess.run(
+        cmd, input=("\n".join(lines) + "\n").encode("utf-8"), capture_output=True, check=False
+    )
     if proc.returncode != 0:
         raise MeteorNormalizeError(
             f"METEOR's Normalizer exited with {proc.returncode}: "

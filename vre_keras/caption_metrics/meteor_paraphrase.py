@@ -62,8 +62,16 @@ class ParaphraseIndex:
         phrase_uid / paraphrase_uid: each entry's sides as indices into unique_keys.
     """
 
-    def __init__(self, vocab, word_ids, phrase_lengths, paraphrase_lengths,
-                 unique_keys=None, phrase_uid=None, paraphrase_uid=None):
+    def __init__(
+        self,
+        vocab,
+        word_ids,
+        phrase_lengths,
+        paraphrase_lengths,
+        unique_keys=None,
+        phrase_uid=None,
+        paraphrase_uid=None,
+    ):
         self.vocab = vocab
         self.word_ids = word_ids
         self.phrase_lengths = phrase_lengths
@@ -71,9 +79,12 @@ class ParaphraseIndex:
         lengths = phrase_lengths.astype(np.int64) + paraphrase_lengths
         self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         if unique_keys is None:
-            keys = np.concatenate([
-                _hash_rows(word_ids, self.starts, phrase_lengths),
-                _hash_rows(word_ids, self.starts + phrase_lengths, paraphrase_lengths)])
+            keys = np.concatenate(
+                [
+                    _hash_rows(word_ids, self.starts, phrase_lengths),
+                    _hash_rows(word_ids, self.starts + phrase_lengths, paraphrase_lengths),
+                ]
+            )
             unique_keys, inverse = np.unique(keys, return_inverse=True)
             phrase_uid = inverse[: len(lengths)].astype(np.uint32)
             paraphrase_uid = inverse[len(lengths) :].astype(np.uint32)
@@ -117,31 +128,49 @@ class ParaphraseIndex:
         word_ids = np.frombuffer(ids, dtype=np.uint32)
         if len(vocab) <= np.iinfo(np.uint16).max:  # 43,139 words in the shipped table
             word_ids = word_ids.astype(np.uint16)
-        return cls(list(vocab), word_ids, np.frombuffer(phrase_lengths, dtype=np.uint8),
-                   np.frombuffer(paraphrase_lengths, dtype=np.uint8))
+        return cls(
+            list(vocab),
+            word_ids,
+            np.frombuffer(phrase_lengths, dtype=np.uint8),
+            np.frombuffer(paraphrase_lengths, dtype=np.uint8),
+        )
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp.npz", delete=False) as f:
-            np.savez(f, vocab=np.array(b"\n".join(self.vocab)), word_ids=self.word_ids,
-                     phrase_lengths=self.phrase_lengths,
-                     paraphrase_lengths=self.paraphrase_lengths,
-                     unique_keys=self.unique_keys, phrase_uid=self.phrase_uid,
-                     paraphrase_uid=self.paraphrase_uid)
+            np.savez(
+                f,
+                vocab=np.array(b"\n".join(self.vocab)),
+                word_ids=self.word_ids,
+                phrase_lengths=self.phrase_lengths,
+                paraphrase_lengths=self.paraphrase_lengths,
+                unique_keys=self.unique_keys,
+                phrase_uid=self.phrase_uid,
+                paraphrase_uid=self.paraphrase_uid,
+            )
         os.replace(f.name, path)  # atomic: a concurrent reader sees the old file or the new one
 
     @classmethod
     def load(cls, path: Path) -> "ParaphraseIndex":
         with np.load(path) as z:
-            return cls(z["vocab"].item().split(b"\n"), z["word_ids"], z["phrase_lengths"],
-                       z["paraphrase_lengths"], z["unique_keys"], z["phrase_uid"],
-                       z["paraphrase_uid"])
+            return cls(
+                z["vocab"].item().split(b"\n"),
+                z["word_ids"],
+                z["phrase_lengths"],
+                z["paraphrase_lengths"],
+                z["unique_keys"],
+                z["phrase_uid"],
+                z["paraphrase_uid"],
+            )
 
     @classmethod
     def cached(cls, table: Path, cache_dir: Path | None = None) -> "ParaphraseIndex":
         """The index of `table` from the cache, built (30-70 s, once) when missing or stale."""
-        cache_dir = Path(cache_dir or os.environ.get("VRE_METEOR_CACHE")
-                         or Path.home() / ".cache" / "vre" / "meteor")
+        cache_dir = Path(
+            cache_dir
+            or os.environ.get("VRE_METEOR_CACHE")
+            or Path.home() / ".cache" / "vre" / "meteor"
+        )
         stat = table.stat()
         path = cache_dir / f"{table.stem}-{stat.st_size}-{stat.st_mtime_ns}-v{_FORMAT}.npz"
         if path.is_file():
@@ -167,8 +196,9 @@ class ParaphraseIndex:
         # one, the extra n-grams would only keep extra entries).
         words = _JAVA_WORD_DELIMITERS.split(" \x00 ".join(lines))
         ids = np.array([get(w, -1) for w in words if w], dtype=np.int64)
-        longest = int(max(self.phrase_lengths.max(initial=0),
-                          self.paraphrase_lengths.max(initial=0)))
+        longest = int(
+            max(self.phrase_lengths.max(initial=0), self.paraphrase_lengths.max(initial=0))
+        )
         keys, out = np.zeros(len(ids), dtype=np.uint64), []
         valid = np.ones(len(ids), dtype=bool)
         with np.errstate(over="ignore"):
@@ -201,29 +231,43 @@ class ParaphraseIndex:
             mask[0] = True
         return mask
 
-    def restricted_table(self, hypothesis_lines: Sequence[str],
-                         reference_lines: Sequence[str]) -> tuple[bytes, int]:
+    def restricted_table(
+        self, hypothesis_lines: Sequence[str], reference_lines: Sequence[str]
+    ) -> tuple[bytes, int]:
         """The table's text (uncompressed) holding only the entries that can match between a
         hypothesis and a reference (jar-normalised, lower-cased lines), in their original order,
         and the number of entries kept; the line the jar ignores is written as "0"."""
         in_hyp = self._occurs(self.ngram_keys(hypothesis_lines))
         in_ref = self._occurs(self.ngram_keys(reference_lines))
-        keep = ((in_hyp[self.phrase_uid] & in_ref[self.paraphrase_uid])
-                | (in_ref[self.phrase_uid] & in_hyp[self.paraphrase_uid]))
+        keep = (in_hyp[self.phrase_uid] & in_ref[self.paraphrase_uid]) | (
+            in_ref[self.phrase_uid] & in_hyp[self.paraphrase_uid]
+        )
         vocab, ids, out = self.vocab, self.word_ids, []
         kept = np.flatnonzero(keep)
         for e, start, split, end in zip(
-            kept.tolist(), self.starts[kept].tolist(),
+            kept.tolist(),
+            self.starts[kept].tolist(),
             (self.starts[kept] + self.phrase_lengths[kept]).tolist(),
-            (self.starts[kept] + self.phrase_lengths[kept] + self.paraphrase_lengths[kept]).tolist(),
+            (
+                self.starts[kept] + self.phrase_lengths[kept] + self.paraphrase_lengths[kept]
+            ).tolist(),
         ):
-            out.append(b"0\n%s\n%s\n" % (b" ".join(vocab[i] for i in ids[start:split].tolist()),
-                                        b" ".join(vocab[i] for i in ids[split:end].tolist())))
+            out.append(
+                b"0\n%s\n%s\n"
+                % (
+                    b" ".join(vocab[i] for i in ids[start:split].tolist()),
+                    b" ".join(vocab[i] for i in ids[split:end].tolist()),
+                )
+            )
         return b"".join(out), len(kept)
 
 
-def write_restricted_table(index: ParaphraseIndex, hypothesis_lines: Sequence[str],
-                           reference_lines: Sequence[str], path: Path) -> int:
+def write_restricted_table(
+    index: ParaphraseIndex,
+    hypothesis_lines: Sequence[str],
+    reference_lines: Sequence[str],
+    path: Path,
+) -> int:
     """Writes the gzip table the jar needs for these (jar-normalised, lower-cased) lines to
     `path`; returns the number of entries kept."""
     text, kept = index.restricted_table(hypothesis_lines, reference_lines)
