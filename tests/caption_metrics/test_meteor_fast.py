@@ -83,15 +83,15 @@ def test_meteor_normalize_is_the_jars():
 
 @pytest.fixture(scope="module")
 def real_corpus():
-    """~2,300 hypotheses from real captions: MSVD (lower case, no punctuation) and MSR-VTT, PTB-
+    """~1,500 hypotheses from real captions: MSVD (lower case, no punctuation) and MSR-VTT, PTB-
     tokenized as vre evaluate does, plus MSR-VTT captions as annotated (case, punctuation) to
     exercise the jar's own normalisation."""
     msvd = real_captions.leave_one_out(
-        real_captions.msvd_captions(), videos=200, per_video=5, max_refs=19, stride=6
+        real_captions.msvd_captions(), videos=150, per_video=4, max_refs=15, stride=8
     )
     msrvtt_captions = real_captions.msrvtt_captions()
     msrvtt = real_captions.leave_one_out(
-        msrvtt_captions, videos=100, per_video=10, max_refs=19, stride=70
+        msrvtt_captions, videos=100, per_video=6, max_refs=15, stride=70
     )
     raw = real_captions.leave_one_out(
         msrvtt_captions, videos=100, per_video=3, max_refs=10, stride=67
@@ -111,7 +111,7 @@ def real_corpus():
 @pytest.mark.slow
 def test_fast_meteor_equals_the_jar_on_msvd_and_msrvtt(real_corpus, meteor_scorer):
     hyps, refs = real_corpus
-    assert len(hyps) >= 2000
+    assert len(hyps) >= 1500
     with FastMeteor(workers=2) as fast:
         got_corpus, got_items = fast.score(hyps, refs)
         kept, total = fast.kept_entries, len(fast._index.result().phrase_uid)
