@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,8 +44,8 @@ E2E_ROWS = [
         ["Bleu", "METEOR", "ROUGE_L", "CIDEr"],
     ),
     ("Bleu+ROUGE_L+CIDEr-D", ["Bleu", "ROUGE_L", "CIDEr-D"], ["Bleu", "ROUGE_L", "CIDEr"]),
-    ("Bleu_1..4", ["Bleu"], ["Bleu"]),
     ("METEOR", ["METEOR"], ["METEOR"]),
+    ("Bleu_1..4", ["Bleu"], ["Bleu"]),
     ("ROUGE_L", ["ROUGE_L"], ["ROUGE_L"]),
     ("CIDEr-D", ["CIDEr-D"], ["CIDEr"]),
 ]
@@ -91,13 +92,17 @@ def coco_evaluate(predictions: str, references: str, scorers: list[str], output:
     Path(output).write_text(json.dumps(scores))
 
 
-def _run(cmd: list[str]) -> float:
+def _run(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children, e.g. the JVMs)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=TOP, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def end_to_end_rows(repeat: int, workers: int | None) -> tuple[list[dict], dict]:
@@ -143,21 +148,27 @@ def end_to_end_rows(repeat: int, workers: int | None) -> tuple[list[dict], dict]
             for _ in range(repeat):  # alternating, so a change of load hits both sides
                 t_coco.append(_run(coco_cmd))
                 t_ours.append(_run(ours_cmd))
+            (wall_coco, cpu_coco), (wall_ours, cpu_ours) = min(t_coco), min(t_ours)
             ours = json.loads(ours_out.read_text())["scores"]
             coco = json.loads(coco_out.read_text())
             diff = max(abs(ours["CIDEr-D" if k == "CIDEr" else k] - v) for k, v in coco.items())
             rows.append(
                 {
                     "metric": name,
-                    "pycocoevalcap_s": min(t_coco),
-                    "ours_s": min(t_ours),
-                    "speedup": min(t_coco) / min(t_ours),
+                    "pycocoevalcap_s": wall_coco,
+                    "ours_s": wall_ours,
+                    "speedup": wall_coco / wall_ours,
                     "max_abs_diff": diff,
+                    "pycocoevalcap_cpu_s": cpu_coco,
+                    "ours_cpu_s": cpu_ours,
+                    "cpu_ratio": cpu_coco / cpu_ours,
+                    "load_average": os.getloadavg()[0],
                     "ours_cmd": "vre evaluate --metrics " + " ".join(ours_metrics),
                 }
             )
             print(
-                f"  {name}: pycocoevalcap {min(t_coco):.2f} s, vre evaluate {min(t_ours):.2f} s",
+                f"  {name}: pycocoevalcap {wall_coco:.2f} s ({cpu_coco:.1f} s CPU), "
+                f"vre evaluate {wall_ours:.2f} s ({cpu_ours:.1f} s CPU)",
                 flush=True,
             )
     return rows, setup
@@ -165,11 +176,20 @@ def end_to_end_rows(repeat: int, workers: int | None) -> tuple[list[dict], dict]
 
 def print_rows(title: str, rows: list[dict]) -> None:
     print(title)
-    print(f"{'metric':22} {'pycocoevalcap s':>16} {'ours s':>10} {'speedup':>9} {'max |diff|':>11}")
+    cpu = "cpu_ratio" in rows[0]
+    print(
+        f"{'metric':22} {'pycocoevalcap s':>16} {'ours s':>10} {'speedup':>9} "
+        f"{'max |diff|':>11}" + (f" {'CPU s coco / ours':>18} {'CPU ratio':>9}" if cpu else "")
+    )
     for r in rows:
         print(
             f"{r['metric']:22} {r['pycocoevalcap_s']:16.3f} {r['ours_s']:10.3f} "
             f"{r['speedup']:8.1f}x {r['max_abs_diff']:11.1e}"
+            + (
+                f" {r['pycocoevalcap_cpu_s']:8.1f} / {r['ours_cpu_s']:7.1f} {r['cpu_ratio']:8.1f}x"
+                if cpu
+                else ""
+            )
         )
 
 

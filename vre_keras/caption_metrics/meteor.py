@@ -146,6 +146,15 @@ class MeteorScorer:
             raise ValueError("METEOR needs at least one hypothesis")
         return self.evaluate(self.stats(hypotheses, references))
 
+    def is_running(self) -> bool:
+        return self._proc.poll() is None
+
+    def kill(self) -> None:
+        """Ends the subprocess now (e.g. one still loading that will not be needed)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self.close()
+
     def close(self) -> None:
         """Ends the subprocess: closing its stdin lets the jar exit; kill if it lingers."""
         proc = self._proc
