@@ -418,12 +418,20 @@ class VRECaptioner(keras.Model):
             result = self._both_passes(inputs, training=training)
             xe1 = losses.caption_cross_entropy(result["logits1"], tokens)
             xe2 = losses.caption_cross_entropy(result["logits2"], tokens)
-            reward = self._refocus_reward(inputs, audio, result)  # R_e, Eq. 20
-            previous, has_previous = self._previous_reward(inputs)
-            lr = losses.lr_plus(result["refocus_logits"], result["key_frame"], reward, previous,
-                                has_previous)
-            out.update(xe1=xe1, xe2=xe2, reward=reward, lr_plus=lr,
-                       key_frame=result["key_frame"],
+            if self.config.refocus_loss == "decoder_attention":
+                # o1 held fixed: this loss trains the refocus module only, never the captioner.
+                _, _, refocus_logits = self.encoder.refocus(
+                    tf.stop_gradient(result["o1"]), inputs[TEMPORAL], return_logits=True)
+                lr = losses.decoder_attention_refocus_loss(
+                    refocus_logits, result["temporal_attention2"], tokens)
+                out.update(lr_plus=lr)
+            else:
+                reward = self._refocus_reward(inputs, audio, result)  # R_e, Eq. 20
+                previous, has_previous = self._previous_reward(inputs)
+                lr = losses.lr_plus(result["refocus_logits"], result["key_frame"], reward,
+                                    previous, has_previous)
+                out.update(reward=reward, lr_plus=lr)
+            out.update(xe1=xe1, xe2=xe2, key_frame=result["key_frame"],
                        per_example=xe2 + xe1 + self.config.beta * lr)  # L_All, Eq. 22
             return out
         if self.phase == PHASE_FIXED_KEY_FRAMES:
