@@ -90,7 +90,7 @@ def _fix_key_frames(model, config, vocabulary, train_files, video_ids, batch_siz
 
 
 def run_schedule(train_files, eval_files, model_config, schedule_config, working_dir,
-                 serving_model_dir, log_dir, strategy=None) -> dict:
+                 serving_model_dir, log_dir, strategy=None, show_progress=True) -> dict:
     """Trains the VRE captioner through phases 1-4 and exports it.
 
     Args:
@@ -102,6 +102,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         serving_model_dir: where the SavedModel is written (must not hold one yet).
         log_dir: TensorBoard logs, one sub-folder per phase.
         strategy: a tf.distribute strategy; None uses the default (current) strategy.
+        show_progress: show each phase's steps, loss and ETA (a bar on a terminal, a log line
+            every 30 s elsewhere; only on the chief).
 
     Returns:
         dict with per-phase histories (loss, xe1, xe2, lr_plus, reward, ... and val_*), the
@@ -114,6 +116,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
 
     from vre_keras.dataset import make_dataset, read_references
     from vre_keras.event_logging import ScalarEventLogger
+    from vre_keras.training_progress import TrainingProgress
     from vre_keras.export import export_saved_model
     from vre_keras.vocabulary import Vocabulary
     from vre_keras.vre_captioner import PHASE_JOINT, PHASE_SELF_CRITICAL, VRECaptioner
@@ -205,6 +208,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         data = train_data(per_video=phase == PHASE_SELF_CRITICAL)
         tensorboard = ScalarEventLogger(log_dir / f"phase{phase}")
         history = progress.state["history"].setdefault(str(phase), {})
+        shown = TrainingProgress(phase, progress.state["epoch"], epochs, schedule.steps_per_epoch,
+                                 enabled=chief and show_progress)
         for epoch in range(progress.state["epoch"], epochs):
             logs = model.fit(
                 data,
@@ -213,7 +218,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                 steps_per_epoch=schedule.steps_per_epoch,
                 validation_data=eval_data,
                 validation_steps=schedule.eval_steps,
-                callbacks=[tensorboard],
+                callbacks=[tensorboard, shown],
                 verbose=0,
             ).history
             for key, values in logs.items():
@@ -229,6 +234,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
             save_epoch()
             _log.info("phase %d epoch %d: %s", phase, epoch + 1,
                       {k: round(v[-1], 4) for k, v in history.items() if "key_frame" not in k})
+        shown.close()
     if not progress.state["key_frames_fixed"]:  # no phase 3/4: still give serving a predictor
         model.freeze_key_frame_predictor()
 

@@ -79,8 +79,11 @@ def run(args) -> int:
             file=sys.stderr,
         )
         return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    from vre_common import quiet_output
+
+    # A server's log lines carry their time.
+    quiet_output.set_level(
+        logging.INFO, args.verbose, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from serving.server import ModelServer
 
