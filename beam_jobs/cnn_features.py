@@ -7,7 +7,7 @@ Eq. 3: spatial v^s = mean over the K frames of v_i, for each of the N x M positi
 
 import numpy as np
 
-from vre_common import contract
+from vre_common import contract, storage
 
 
 def build_resnet152(weights):
@@ -15,15 +15,23 @@ def build_resnet152(weights):
 
     Args:
       weights: "imagenet" (downloads; needs the internet), a path to a weights file of
-        `keras.applications.ResNet152(include_top=False)`, or None for the initialisers' weights.
+        `keras.applications.ResNet152(include_top=False)` (local or remote: gs://...), or None
+        for the initialisers' weights.
     """
     import keras
 
-    return keras.applications.ResNet152(
-        include_top=False,
-        weights=weights,
-        input_shape=(contract.FRAME_SIZE, contract.FRAME_SIZE, 3),
-    )
+    def build(local_weights):
+        return keras.applications.ResNet152(
+            include_top=False,
+            weights=local_weights,
+            input_shape=(contract.FRAME_SIZE, contract.FRAME_SIZE, 3),
+        )
+
+    if weights is None or weights == "imagenet":
+        return build(weights)
+    # Keras opens .h5 files with h5py, which reads local files only: a remote file is copied.
+    with storage.local_copy(weights) as local:
+        return build(local)
 
 
 def preprocess_frames(frames):

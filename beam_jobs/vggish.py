@@ -11,6 +11,8 @@ There is no download: TF Hub does not import under TF 2.21.
 
 import numpy as np
 
+from vre_common import storage
+
 EMBEDDING_SIZE = 128
 INIT_STDDEV = 0.01  # the published initialiser, used for seeded random weights
 
@@ -90,7 +92,9 @@ def load_vggish_weights(model, path):
     if path.endswith((".h5", ".keras")):
         if not tf.io.gfile.exists(path):
             raise ValueError(f"VGGish weights file does not exist: {path}")
-        model.load_weights(path)
+        # h5py reads local files only: a remote (gs://) file is copied to a local temp file.
+        with storage.local_copy(path) as local:
+            model.load_weights(local)
         return model
     try:
         reader = tf.train.load_checkpoint(path)

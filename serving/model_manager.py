@@ -9,17 +9,18 @@ that fails to load is reported in END state with its error and the old one keeps
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
 
 import grpc
+import tensorflow as tf
 
 from serving.errors import ServingError, not_found
 from serving.servable import LoadedVersion
 from serving.tensor_codec import proto_to_array
 from serving.warmup import WarmupError, read_warmup_requests
+from vre_common import storage
 
 log = logging.getLogger("vre.serving")
 
@@ -53,11 +54,14 @@ class _Entry:
 
 
 def list_versions(base_path: str) -> dict[int, str]:
-    """The integer version directories under a base path, {version: path}."""
+    """The integer version directories under a base path, {version: path}.
+
+    The base path may be remote (gs://...: TF Serving's --model_base_path takes one too).
+    """
     versions = {}
-    for name in os.listdir(base_path):
-        path = os.path.join(base_path, name)
-        if name.isdigit() and os.path.isdir(path):
+    for name in storage.listdir(base_path):
+        path = storage.join(base_path, name)
+        if name.isdigit() and storage.isdir(path):
             versions[int(name)] = path
     return versions
 
@@ -66,14 +70,14 @@ def _fingerprint(path: str):
     # A failed version is retried only when its files change (e.g. a copy finished), not on
     # every poll: loading a broken model over and over would starve the serving threads.
     stamps = []
-    for root, _, files in os.walk(path):
+    for root, _, files in tf.io.gfile.walk(path):
         for f in files:
+            file_path = storage.join(root, f)
             try:
-                st = os.stat(os.path.join(root, f))
-            except OSError:
+                st = tf.io.gfile.stat(file_path)
+            except tf.errors.OpError:
                 continue
-            name = os.path.relpath(os.path.join(root, f), path)
-            stamps.append((name, st.st_size, st.st_mtime_ns))
+            stamps.append((file_path[len(path) :], st.length, st.mtime_nsec))
     return tuple(sorted(stamps))
 
 
@@ -98,7 +102,7 @@ class ModelManager:
         loader=LoadedVersion,
     ):
         self.model_name = model_name
-        self.base_path = os.path.abspath(base_path)
+        self.base_path = storage.absolute(base_path)
         self.poll_interval_s = poll_interval_s
         self.warmup = warmup
         self._loader = loader
@@ -113,7 +117,7 @@ class ModelManager:
 
     def start(self):
         """Loads the latest version now (blocking), then watches the base path in a thread."""
-        if not os.path.isdir(self.base_path):
+        if not storage.isdir(self.base_path):
             raise FileNotFoundError(
                 f"model base path {self.base_path!r} of model {self.model_name!r} does not exist"
             )
@@ -145,7 +149,7 @@ class ModelManager:
         with self._poll_lock:
             try:
                 versions = list_versions(self.base_path)
-            except OSError as e:
+            except (OSError, tf.errors.OpError) as e:
                 # TF Serving keeps serving what it has when the storage is unreachable.
                 log.warning("model %s: cannot list %s: %s", self.model_name, self.base_path, e)
                 return

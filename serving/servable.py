@@ -6,14 +6,13 @@
 it, so a bad request gets TF Serving's status code and a message naming the input.
 """
 
-import os
-
 import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from serving.errors import ServingError, code_from_number, invalid_argument
+from vre_common import storage
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -26,12 +25,11 @@ def read_signature_defs(saved_model_dir: str) -> dict:
     """The SignatureDef protos of the SavedModel's (first) meta graph, by signature key.
 
     Args:
-        saved_model_dir: a SavedModel directory (holding `saved_model.pb`).
+        saved_model_dir: a SavedModel directory (holding `saved_model.pb`); may be remote.
     """
-    path = os.path.join(saved_model_dir, "saved_model.pb")
+    path = storage.join(saved_model_dir, "saved_model.pb")
     proto = saved_model_pb2.SavedModel()
-    with open(path, "rb") as f:
-        proto.ParseFromString(f.read())
+    proto.ParseFromString(storage.read_bytes(path))
     if not proto.meta_graphs:
         raise ValueError(f"{path} holds no meta graph")
     return dict(proto.meta_graphs[0].signature_def)

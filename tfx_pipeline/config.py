@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from vre_common import storage
+
 MODEL_PRESETS = ("paper", "tiny")
 
 
@@ -140,8 +142,8 @@ class PipelineConfig:
         if "://" in value or os.path.isabs(value):
             return value
         root = expand(self.root)
-        if "://" in root:
-            return root.rstrip("/") + "/" + value
+        if storage.is_remote(root):
+            return storage.join(root.rstrip("/"), value)
         return str((pathlib.Path(root) / value).absolute())
 
     @property

@@ -10,6 +10,8 @@ from vre_common import contract
 
 _DECODING_METHODS = ("greedy", "beam")
 _KBIGRU_IMPLEMENTATIONS = ("while_loop", "vectorized")
+REWARD_PASSES = ("deterministic", "training")
+REWARD_NORMALIZATIONS = ("sum", "per_token")
 
 
 def _from_dict(cls, values):
@@ -54,6 +56,13 @@ class ModelConfig:
         standardize_features: standardise every frame, region and audio vector over its channels
             before the model reads it (vre_keras/feature_standardization.py; not in the paper,
             which feeds raw ResNet features: False reproduces that).
+        reward_passes: how R_e = -(XE2 - XE1) of LR+ is measured. "deterministic": two extra
+            teacher-forced passes without dropout or scheduled sampling (inference behaviour),
+            so R_e depends only on the weights, the video and the caption; "training": from the
+            training passes themselves (their dropout masks and sampling draws differ between
+            step 1 and step 2, which makes the sign of R_e - R_{e-1} mostly noise).
+        reward_normalization: "sum" (Eq. 17-18: summed over the caption's tokens) or
+            "per_token" (each XE divided by the caption's scored tokens, <EOS> included).
     """
 
     hidden_size: int = 512
@@ -78,6 +87,8 @@ class ModelConfig:
     length_penalty: float = 1.0
     seed: int = 0
     standardize_features: bool = True
+    reward_passes: str = "deterministic"
+    reward_normalization: str = "sum"
 
     def __post_init__(self):
         for name in ("hidden_size", "embedding_size", "attention_size", "num_frames", "channels",
@@ -107,6 +118,12 @@ class ModelConfig:
             raise ValueError(
                 f"ModelConfig.decoding must be one of {_DECODING_METHODS}, got {self.decoding!r}"
             )
+        for name, allowed in (("reward_passes", REWARD_PASSES),
+                              ("reward_normalization", REWARD_NORMALIZATIONS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"ModelConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
         if self.default_key_frame is not None and not 0 <= self.default_key_frame < self.num_frames:
             raise ValueError(
                 f"ModelConfig.default_key_frame must be in [0, {self.num_frames}), "

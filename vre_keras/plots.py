@@ -1,8 +1,10 @@
 """Figures that explain a caption: key frames (paper Fig. 3) and spatial attention (Fig. 4)."""
 
-import pathlib
+import io
 
 import numpy as np
+
+from vre_common import storage
 
 DEFAULT_COLOR = "gold"  # the paper's yellow border: step 1's default key frame
 PREDICTED_COLOR = "red"  # the refocused key frame of step 2
@@ -15,6 +17,14 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save_png(plt, fig, path) -> str:
+    """Writes the figure as PNG to `path`, which may be remote (gs://): rendered in memory first."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return storage.write_bytes(path, buffer.getvalue())
 
 
 def key_frame_figure(frames, default_key_frame, key_frame, step1_caption, step2_caption, path,
@@ -66,11 +76,7 @@ def key_frame_figure(frames, default_key_frame, key_frame, step1_caption, step2_
             f"STEP2 (frame {int(key_frame)}): {step2_caption}"]
     text += [f"GT: {r}" for r in references[:2]]
     fig.suptitle("\n".join(text), fontsize=9, x=0.01, ha="left")
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save_png(plt, fig, path)
 
 
 def spatial_attention_figure(frame, spatial_attention, words, grid, path):
@@ -102,8 +108,4 @@ def spatial_attention_figure(frame, spatial_attention, words, grid, path):
                   extent=(0, width, height, 0), interpolation="bilinear")
         ax.set_title(word, fontsize=10)
         ax.axis("off")
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return _save_png(plt, fig, path)

@@ -35,9 +35,9 @@ def _features(records, video_id, config):
 
 def run(args) -> int:
     import math
-    import pathlib
 
     from beam_jobs.video_decoding import decode_video
+    from vre_common import storage
     from vre_keras import plots
     from vre_keras.training import load_trained_model
     from vre_keras.vocabulary import EOS_ID, PAD_ID
@@ -50,10 +50,10 @@ def run(args) -> int:
     step2 = vocabulary.decode(out["tokens"][0].numpy())
     key_frame = int(out["key_frame"][0])
     frames = decode_video(args.video, num_frames=config.num_frames).frames
-    output = pathlib.Path(args.output_dir)
+    output = args.output_dir  # may be remote (gs://)
     strip = plots.key_frame_figure(
         frames, out["default_key_frame"], key_frame, step1, step2,
-        output / f"{args.video_id}_key_frames.png",
+        storage.join(output, f"{args.video_id}_key_frames.png"),
         key_frame_probs=out["key_frame_probs"][0].numpy(), references=references)
     side = math.isqrt(config.num_regions)
     grid = (side, side) if side * side == config.num_regions else (1, config.num_regions)
@@ -65,7 +65,7 @@ def run(args) -> int:
             break
     attention = plots.spatial_attention_figure(
         frames[key_frame], out["spatial_attention"][0].numpy(), words, grid,
-        output / f"{args.video_id}_spatial_attention.png")
+        storage.join(output, f"{args.video_id}_spatial_attention.png"))
     print(f"STEP1 (frame {out['default_key_frame']}): {step1}")
     print(f"STEP2 (frame {key_frame}): {step2}")
     print(f"wrote {strip}\nwrote {attention}")

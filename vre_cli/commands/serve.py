@@ -72,7 +72,11 @@ def run(args) -> int:
     import sys
     import threading
 
-    if not os.path.isdir(args.model_base_path):  # before importing TF: fail in a blink
+    from vre_common import storage
+
+    # A local base path is checked before importing TF (fail in a blink); a remote one (gs://)
+    # needs TF's filesystem and is checked when the server starts.
+    if not storage.is_remote(args.model_base_path) and not os.path.isdir(args.model_base_path):
         print(
             f"vre serve: model base path {args.model_base_path!r} of model {args.model_name!r} "
             "does not exist",
