@@ -24,8 +24,15 @@ import warnings
 
 VERBOSE_ENV = "VRE_VERBOSE"
 PROJECT_PACKAGES = (
-    "beam_jobs", "tfx_pipeline", "vre_keras", "serving", "kubeflow", "vre_common", "vre_cli",
-    "benchmarks", "vre",
+    "beam_jobs",
+    "tfx_pipeline",
+    "vre_keras",
+    "serving",
+    "kubeflow",
+    "vre_common",
+    "vre_cli",
+    "benchmarks",
+    "vre",
 )
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -105,7 +112,7 @@ class _StderrFilter:
     def _write(self, text: str):
         data = text.encode("utf-8", "replace")
         while data:
-            data = data[os.write(self.out, data):]
+            data = data[os.write(self.out, data) :]
 
     def _pump(self):
         pending = ""

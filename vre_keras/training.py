@@ -131,6 +131,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
 
     from vre_keras.dataset import make_dataset, read_references
     from vre_keras.event_logging import ScalarEventLogger
+    from vre_keras.feature_standardization import training_set_moments
     from vre_keras.training_progress import TrainingProgress
     from vre_keras.export import export_saved_model
     from vre_keras.vocabulary import Vocabulary
@@ -167,6 +168,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=len(video_ids),
                              captions_per_video=captions_per_video)
         model.build_all()
+        if config.channel_statistics:  # (a resumed run restores the same values)
+            model.set_feature_statistics(training_set_moments(train_files, config))
         optimizer = keras.optimizers.Adam(config.learning_rate)
         optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)

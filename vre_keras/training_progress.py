@@ -35,7 +35,10 @@ class TrainingProgress(keras.callbacks.Callback):
         self.steps_per_epoch = steps_per_epoch
         total = (epochs - first_epoch) * steps_per_epoch if steps_per_epoch else None
         self.reporter = ProgressReporter(
-            f"phase {phase} ({PHASE_NAMES.get(phase, '?')})", total=total, unit="step", enabled=enabled
+            f"phase {phase} ({PHASE_NAMES.get(phase, '?')})",
+            total=total,
+            unit="step",
+            enabled=enabled,
         )
         self.epoch = first_epoch
 

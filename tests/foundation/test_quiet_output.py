@@ -75,7 +75,11 @@ def _run_vre(args, tmp_path, env_extra=None):
     env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "vre_cli", *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -89,9 +93,19 @@ def one_video_manifest(tmp_path_factory):
 
 
 def _extract_args(manifest, out):
-    return ["extract", "--dataset", "manifest", "--manifest", str(manifest), "--output_dir",
-            str(out), "--allow_random_weights", "--", "--direct_running_mode=in_memory",
-            "--direct_num_workers=1"]
+    return [
+        "extract",
+        "--dataset",
+        "manifest",
+        "--manifest",
+        str(manifest),
+        "--output_dir",
+        str(out),
+        "--allow_random_weights",
+        "--",
+        "--direct_running_mode=in_memory",
+        "--direct_num_workers=1",
+    ]
 
 
 @pytest.mark.slow
@@ -106,8 +120,9 @@ def test_extract_is_quiet_by_default_and_verbose_on_request(one_video_manifest, 
     assert any("RANDOM" in line for line in lines), lines
     assert any(line.startswith("vre extract: 1 of 1 videos") for line in lines), lines
 
-    loud = _run_vre(_extract_args(one_video_manifest, tmp_path / "b"), tmp_path,
-                    {quiet_output.VERBOSE_ENV: "1"})
+    loud = _run_vre(
+        _extract_args(one_video_manifest, tmp_path / "b"), tmp_path, {quiet_output.VERBOSE_ENV: "1"}
+    )
     assert loud.returncode == 0, loud.stderr
     # The same run shows the stack's lines when asked: the filter above had something to hide.
     assert _noise((loud.stdout + loud.stderr).splitlines())
@@ -131,7 +146,6 @@ def test_vre_console_script_is_on_the_path(tmp_path):
     """`make run CMD="vre ..."` and the docs' `vre ...` work inside the runtime, from any folder."""
     vre = shutil.which("vre")
     assert vre, f"no vre on PATH ({os.environ.get('PATH')})"
-    out = subprocess.run([vre, "--help"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([vre, "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "usage: vre" in out.stdout and "demo" in out.stdout
