@@ -88,6 +88,9 @@ class ModelConfig:
         standardize_features: standardise every frame, region and audio vector over its channels
             before the model reads it (vre_keras/feature_standardization.py; not in the paper,
             which feeds raw ResNet features: False reproduces that).
+        channel_statistics: before that, z-score every temporal and spatial channel with its
+            mean and standard deviation over the training videos (measured by run_schedule,
+            carried in the weights; vre_keras/layers/channel_statistics.py). Not in the paper.
         reward_passes: how R_e = -(XE2 - XE1) of LR+ is measured. "deterministic": two extra
             teacher-forced passes without dropout or scheduled sampling (inference behaviour),
             so R_e depends only on the weights, the video and the caption; "training": from the
@@ -127,6 +130,7 @@ class ModelConfig:
     length_penalty: float = 1.0
     seed: int = 0
     standardize_features: bool = True
+    channel_statistics: bool = True
     reward_passes: str = "deterministic"
     reward_normalization: str = "sum"
     refocus_loss: str = "lr_plus"

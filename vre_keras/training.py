@@ -128,7 +128,7 @@ def _phase2_score(model, history, eval_files, vocabulary, schedule):
 
 
 def run_schedule(train_files, eval_files, model_config, schedule_config, working_dir,
-                 serving_model_dir, log_dir, strategy=None) -> dict:
+                 serving_model_dir, log_dir, strategy=None, show_progress=True) -> dict:
     """Trains the VRE captioner through phases 1-4 and exports it.
 
     Args:
@@ -140,6 +140,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         serving_model_dir: where the SavedModel is written (must not hold one yet).
         log_dir: TensorBoard logs, one sub-folder per phase.
         strategy: a tf.distribute strategy; None uses the default (current) strategy.
+        show_progress: show each phase's steps, loss and ETA (a bar on a terminal, a log line
+            every 30 s elsewhere; only on the chief).
 
     Returns:
         dict with per-phase histories (loss, xe1, xe2, lr_plus, reward, ... and val_*), the
@@ -152,6 +154,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
 
     from vre_keras.dataset import make_dataset, read_references
     from vre_keras.event_logging import ScalarEventLogger
+    from vre_keras.feature_standardization import training_set_moments
+    from vre_keras.training_progress import TrainingProgress
     from vre_keras.export import export_saved_model
     from vre_keras.model_selection import is_better
     from vre_keras.vocabulary import Vocabulary
@@ -188,6 +192,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=len(video_ids),
                              captions_per_video=captions_per_video)
         model.build_all()
+        if config.channel_statistics:  # (a resumed run restores the same values)
+            model.set_feature_statistics(training_set_moments(train_files, config))
 
     def phase_optimizer(phase):
         rate = (config.self_critical_learning_rate if phase == PHASE_SELF_CRITICAL
@@ -258,6 +264,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         data = train_data(per_video=phase == PHASE_SELF_CRITICAL)
         tensorboard = ScalarEventLogger(storage.join(log_dir, f"phase{phase}"))
         history = progress.state["history"].setdefault(str(phase), {})
+        shown = TrainingProgress(phase, progress.state["epoch"], epochs, schedule.steps_per_epoch,
+                                 enabled=chief and show_progress)
         for epoch in range(progress.state["epoch"], epochs):
             logs = model.fit(
                 data,
@@ -266,7 +274,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                 steps_per_epoch=schedule.steps_per_epoch,
                 validation_data=eval_data,
                 validation_steps=schedule.eval_steps,
-                callbacks=[tensorboard],
+                callbacks=[tensorboard, shown],
                 verbose=0,
             ).history
             for key, values in logs.items():
@@ -286,6 +294,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
             _log.info("phase %d epoch %d: %s", phase, epoch + 1,
                       {k: round(v[-1], 4) for k, v in history.items() if "key_frame" not in k})
         optimizer_steps[str(phase)] = int(optimizer.iterations.numpy())
+        shown.close()
     if not progress.state["key_frames_fixed"]:  # no phase 3/4: still give serving a predictor
         model.freeze_key_frame_predictor()
 

@@ -36,7 +36,6 @@ def _add_run_arguments(parser):
         "--no_extract", action="store_true",
         help="do not run the Beam feature job even if the config's data.extract_argv is set",
     )
-    parser.add_argument("--verbose", action="store_true", help="show the components' INFO logs")
 
 
 def _print_run(run, config) -> None:
@@ -81,10 +80,9 @@ def _data_guard_error(error: BaseException) -> str | None:
 def _run_pipeline(args) -> int:
     from tfx_pipeline.config import ConfigError, load_config
 
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from vre_common import quiet_output
+
+    quiet_output.set_level(logging.WARNING, args.verbose)
     try:
         config = load_config(args.config, overrides={"root": args.root} if args.root else None)
     except ConfigError as e:
