@@ -47,16 +47,16 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "bench_localization.json"
 
 # Tiny sizes: a full run (every row x 3 seeds) has to fit a shared 2-core machine.
-BASE_MODEL = dict(
-    hidden_size=32,
-    embedding_size=32,
-    attention_size=32,
-    channels=32,
-    num_regions=4,
-    max_caption_words=4,
-    min_word_count=1,
-    learning_rate=3e-3,
-)
+BASE_MODEL = {
+    "hidden_size": 32,
+    "embedding_size": 32,
+    "attention_size": 32,
+    "channels": 32,
+    "num_regions": 4,
+    "max_caption_words": 4,
+    "min_word_count": 1,
+    "learning_rate": 3e-3,
+}
 
 # name -> (ModelConfig overrides, description). Overrides may name a Table-1 configuration
 # (`table1`) once ModelConfig knows them; the paper's hyper-parameters otherwise (dropout 0.5,
