@@ -110,9 +110,11 @@ def test_greedy_decode_equals_manual_argmax_loop(model, tiny_batch):
     for t in range(5):
         logits, state, w_t, _ = d.step(o, x, state, *args[1:])
         word = np.where(finished, PAD_ID, logits.numpy().argmax(-1))
+        # Attention rows after a caption's end are 0 (its <EOS> step keeps its own).
+        np.testing.assert_allclose(t_att[:, t], np.where(finished[:, None], 0.0, w_t),
+                                   rtol=1e-5, atol=1e-6)
         finished |= (word == EOS_ID) | (word == PAD_ID)
         np.testing.assert_array_equal(tokens[:, t], word)
-        np.testing.assert_allclose(t_att[:, t], w_t, rtol=1e-5, atol=1e-6)
         x = d.embed(word)
     assert s_att.shape == (4, 5, model.config.num_regions)
 
@@ -122,7 +124,8 @@ def test_beam_of_one_is_greedy_and_pad_follows_eos(model, tiny_batch):
     o = model.encoder(tiny_batch["temporal"], tiny_batch["audio"])["o2"]
     args = (o, tiny_batch["temporal"], tiny_batch["spatial"], tiny_batch["audio"], 6)
     greedy = decoding.greedy_decode(d, *args)
-    beam = decoding.beam_search_decode(d, *args, beam_size=1)
+    # Without length normalisation a single beam is greedy (a later end only lowers the score).
+    beam = decoding.beam_search_decode(d, *args, beam_size=1, length_penalty=0.0)
     for g, b in zip(greedy, beam):
         np.testing.assert_allclose(g, b, rtol=1e-5, atol=1e-6)
     # Make <EOS> the likeliest word at step 2 onwards for every beam: captions must end there.

@@ -300,8 +300,11 @@ def run(args) -> int:
     # needs TF's filesystem and is checked when the server starts.
     if not args.model_config_file and not storage.is_remote(base) and not os.path.isdir(base):
         return _usage_error(f"model base path {base!r} of model {args.model_name!r} does not exist")
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    from vre_common import quiet_output
+
+    # A server's log lines carry their time.
+    quiet_output.set_level(
+        logging.INFO, args.verbose, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     log = logging.getLogger("vre.serving")
     for name, why in NO_EFFECT_FLAGS.items():
