@@ -105,7 +105,8 @@ def load_references(path) -> dict[str, list[str]]:
         video_id = _id_of(row, where)
         if "captions" in row and isinstance(row["captions"], list):
             out.setdefault(video_id, []).extend(
-                _text(c, f"{where} (id {video_id!r})") for c in row["captions"])
+                _text(c, f"{where} (id {video_id!r})") for c in row["captions"]
+            )
         elif "caption" in row:
             out.setdefault(video_id, []).append(_text(row["caption"], f"{where} ({video_id!r})"))
         else:
