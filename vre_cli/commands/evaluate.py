@@ -48,7 +48,6 @@ def add_arguments(parser):
 def run(args) -> int:
     import json
     import sys
-    from pathlib import Path
 
     from vre_keras.caption_metrics import CaptionInputError, JavaNotFoundError, evaluate_corpus
     from vre_keras.caption_metrics.caption_files import (
@@ -56,6 +55,7 @@ def run(args) -> int:
         format_table,
         load_predictions,
         load_references,
+        write_text,
     )
 
     try:
@@ -81,9 +81,9 @@ def run(args) -> int:
     if args.per_video:
         report["per_video"] = result.per_item
     if args.output:
-        path = Path(args.output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        path = write_text(  # local or remote (gs://)
+            args.output, json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+        )
         print(f"wrote {path}")
     else:
         print(json.dumps(report if args.per_video else result.corpus, ensure_ascii=False))

@@ -11,7 +11,9 @@ Accepted layouts (the id field may be `video_id`, `id` or `image_id`):
 
 import csv
 import json
-from pathlib import Path
+import os
+
+from vre_common import storage
 
 ID_FIELDS = ("video_id", "id", "image_id")
 
@@ -27,12 +29,38 @@ def _id_of(row: dict, where: str):
     raise CaptionFileError(f"{where}: no id field (one of {', '.join(ID_FIELDS)}) in {row!r}")
 
 
-def _load_rows(path: Path):
-    """The file as a JSON value, or a list of dict rows for JSONL and CSV."""
-    if not path.is_file():
+def read_text(path: str) -> str:
+    """A file's text: remote paths (gs://) through vre_common.storage; local ones directly, since
+    storage's tf.io.gfile route imports TensorFlow, seconds of `vre evaluate`'s start-up."""
+    if storage.is_remote(path):
+        return storage.read_text(path)
+    with open(storage.absolute(path), encoding="utf-8") as f:
+        return f.read()
+
+
+def write_text(path: str, text: str) -> str:
+    """Writes a report whole (a temporary sibling renamed over it), local or remote; returns the
+    path. Local paths without importing TensorFlow, as read_text."""
+    path = str(path)
+    if storage.is_remote(path):
+        return storage.write_text(path, text)
+    local = storage.absolute(path)
+    os.makedirs(os.path.dirname(local), exist_ok=True)
+    staging = f"{local}.tmp-{os.getpid()}"
+    with open(staging, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(staging, local)
+    return path
+
+
+def _load_rows(path: str):
+    """The file (local or remote, e.g. gs://) as a JSON value, or a list of dict rows for JSONL
+    and CSV."""
+    if not storage.isfile(path):
         raise CaptionFileError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
-    suffix = path.suffix.lower()
+    text = read_text(path)
+    name = storage.basename(path)
+    suffix = name[name.rindex(".") :].lower() if "." in name else ""
     if suffix == ".csv":
         rows = list(csv.DictReader(text.splitlines()))
         if not rows:
@@ -61,7 +89,7 @@ def _text(value, where: str) -> str:
 
 def load_predictions(path) -> dict[str, str]:
     """id -> predicted caption. Raises CaptionFileError naming the file and the id or row."""
-    path = Path(path)
+    path = str(path)
     data = _load_rows(path)
     if isinstance(data, dict):
         return {str(k): _text(v, f"{path}: id {k!r}") for k, v in data.items()}
@@ -81,7 +109,7 @@ def load_predictions(path) -> dict[str, str]:
 
 def load_references(path) -> dict[str, list[str]]:
     """id -> reference captions. Raises CaptionFileError naming the file and the id or row."""
-    path = Path(path)
+    path = str(path)
     data = _load_rows(path)
     if isinstance(data, dict):
         for key in ("annotations", "sentences", "videos"):
