@@ -36,6 +36,15 @@ RANDOM_WEIGHTS_NOTICE = (
 )
 
 
+WHAT_TO_EXPECT = (
+    "What to expect: the two training videos should get one of their own reference captions "
+    "(the model has learnt them). The validation and test videos were never trained on; with "
+    "random CNN weights and two training videos nothing can describe an unseen video, so their "
+    "captions only show that the served model answers. Real captions need real ResNet152 / "
+    "VGGish weights and a real dataset (README: the parts; docs/feature_extraction.md)."
+)
+
+
 @dataclasses.dataclass
 class CaptionedVideo:
     """One sample video captioned by the served model.
@@ -52,6 +61,7 @@ class CaptionedVideo:
         key_frame_png: the key frame saved as an image.
         latency_ms: the gRPC Predict round trip.
         model_version: the served version that answered.
+        is_reference: the caption is one of the video's reference captions, word for word.
     """
 
     video_id: str
@@ -62,6 +72,7 @@ class CaptionedVideo:
     key_frame_png: str
     latency_ms: float
     model_version: int
+    is_reference: bool
 
 
 @dataclasses.dataclass
@@ -160,6 +171,7 @@ def caption_videos(
             CaptionedVideo(
                 video["id"], video["split"], answer[contract.OUT_CAPTION], key,
                 float(times[key]), png, answer["predict_ms"], answer["model_version"],
+                answer[contract.OUT_CAPTION].strip() in {c.strip() for c in video["captions"]},
             )
         )
     return results
@@ -222,7 +234,11 @@ def format_demo(result: DemoResult) -> str:
     )
     lines += ["", "captions from the local TF Serving-protocol server (gRPC Predict):"]
     for c in result.captions:
-        lines.append(f"  {c.video_id:20} [{c.split:10}] {c.caption!r}")
+        if c.split == "train":
+            known = "a reference caption" if c.is_reference else "NOT a reference caption"
+        else:
+            known = "unseen in training"
+        lines.append(f"  {c.video_id:20} [{c.split:10}] {c.caption!r}  ({known})")
         lines.append(
             f"  {'':20} key frame {c.key_frame} at {c.key_frame_time_s:.2f} s -> {c.key_frame_png}"
             f"  (version {c.model_version}, {c.latency_ms:.0f} ms)"
@@ -233,6 +249,7 @@ def format_demo(result: DemoResult) -> str:
             "`vre explain` also draws the decoder's temporal attention per word, and "
             "docs/model.md says how well each finds the captioned moment)"
         )
+        lines += ["", WHAT_TO_EXPECT]
     lines.append("")
     lines.append(
         "timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.timings_s.items())
