@@ -62,6 +62,8 @@ class CaptionedVideo:
         latency_ms: the gRPC Predict round trip.
         model_version: the served version that answered.
         is_reference: the caption is one of the video's reference captions, word for word.
+        figures: the key-frame strip (the refocus module's α and pick) and the heat map of the
+            decoder's temporal attention per word, drawn from the served outputs.
     """
 
     video_id: str
@@ -73,6 +75,7 @@ class CaptionedVideo:
     latency_ms: float
     model_version: int
     is_reference: bool
+    figures: list[str]
 
 
 @dataclasses.dataclass
@@ -156,7 +159,8 @@ def caption_videos(
     if missing:
         raise RuntimeError(f"the feature job wrote no features for {missing}")
     with CaptionClient(server_target, model_name=model_name) as client:
-        answers = [client.caption_features([features[v["id"]]])[0] for v in videos]
+        answers = [client.caption_features([features[v["id"]]], attention=True)[0]
+                   for v in videos]
     results = []
     for video, answer in zip(videos, answers):
         # Decoded again only to show the key frame: the same K frames the features came from.
@@ -167,14 +171,36 @@ def caption_videos(
         encoded = io.BytesIO()
         Image.fromarray(clip.frames[key]).save(encoded, format="PNG")
         storage.write_bytes(png, encoded.getvalue())  # frames_dir may be remote
+        figures = _draw_figures(video, answer, clip.frames, frames_dir)
         results.append(
             CaptionedVideo(
                 video["id"], video["split"], answer[contract.OUT_CAPTION], key,
                 float(times[key]), png, answer["predict_ms"], answer["model_version"],
                 answer[contract.OUT_CAPTION].strip() in {c.strip() for c in video["captions"]},
+                figures,
             )
         )
     return results
+
+
+def _draw_figures(video, answer, frames, folder):
+    """The key-frame strip and the temporal-attention heat map of one served answer."""
+    from vre_keras import plots
+
+    caption = answer[contract.OUT_CAPTION]
+    key = int(answer[contract.OUT_KEY_FRAME])
+    strip = plots.key_frame_figure(
+        frames, contract.NUM_FRAMES // 2, key, None, caption,
+        storage.join(folder, f"{video['id']}_key_frames.png"),
+        key_frame_probs=answer[contract.OUT_KEY_FRAME_PROBS], references=video["captions"],
+    )
+    words = caption.split() + ["<EOS>"]
+    attention = answer[contract.OUT_TEMPORAL_ATTENTION]
+    heat_map = plots.temporal_attention_figure(
+        frames, attention[: len(words)], words[: len(attention)],
+        storage.join(folder, f"{video['id']}_temporal_attention.png"), key_frame=key,
+    )
+    return [strip, heat_map]
 
 
 def run_demo(root: str = DEFAULT_ROOT, config_path=DEMO_CONFIG) -> DemoResult:
@@ -243,6 +269,7 @@ def format_demo(result: DemoResult) -> str:
             f"  {'':20} key frame {c.key_frame} at {c.key_frame_time_s:.2f} s -> {c.key_frame_png}"
             f"  (version {c.model_version}, {c.latency_ms:.0f} ms)"
         )
+        lines.append(f"  {'':20} figures: {', '.join(c.figures)}")
     if result.captions:
         lines.append(
             "  (key frame = the refocus module's pick, where step 2 re-encodes the video from; "

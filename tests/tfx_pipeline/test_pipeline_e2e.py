@@ -78,6 +78,10 @@ def test_first_run_trains_evaluates_pushes_and_serves(demo):
         assert 0 <= c.key_frame < 20
         assert c.model_version == version
         assert os.path.getsize(c.key_frame_png) > 0
+        # The key-frame strip and the temporal-attention heat map, drawn from the served outputs.
+        assert [os.path.basename(f) for f in c.figures] == [
+            f"{c.video_id}_key_frames.png", f"{c.video_id}_temporal_attention.png"]
+        assert all(open(f, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for f in c.figures)
 
 
 def test_demo_captions_each_training_video_with_one_of_its_references(demo):
