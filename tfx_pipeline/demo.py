@@ -101,11 +101,15 @@ def demo_config(root: str, config_path=DEMO_CONFIG) -> PipelineConfig:
     config = load_config(config_path, overrides={"root": str(root)})
     manifest = write_sample_manifest(storage.join(config.path("."), "sample_manifest.jsonl"))
     config.data.extract_argv = [
-        "--dataset", "manifest",
-        "--manifest", str(manifest),
+        "--dataset",
+        "manifest",
+        "--manifest",
+        str(manifest),
         "--allow_random_weights",
-        "--direct_running_mode", "in_memory",
-        "--direct_num_workers", "1",
+        "--direct_running_mode",
+        "in_memory",
+        "--direct_num_workers",
+        "1",
     ]
     return config
 
@@ -159,8 +163,7 @@ def caption_videos(
     if missing:
         raise RuntimeError(f"the feature job wrote no features for {missing}")
     with CaptionClient(server_target, model_name=model_name) as client:
-        answers = [client.caption_features([features[v["id"]]], attention=True)[0]
-                   for v in videos]
+        answers = [client.caption_features([features[v["id"]]], attention=True)[0] for v in videos]
     results = []
     for video, answer in zip(videos, answers):
         # Decoded again only to show the key frame: the same K frames the features came from.
@@ -174,8 +177,14 @@ def caption_videos(
         figures = _draw_figures(video, answer, clip.frames, frames_dir)
         results.append(
             CaptionedVideo(
-                video["id"], video["split"], answer[contract.OUT_CAPTION], key,
-                float(times[key]), png, answer["predict_ms"], answer["model_version"],
+                video["id"],
+                video["split"],
+                answer[contract.OUT_CAPTION],
+                key,
+                float(times[key]),
+                png,
+                answer["predict_ms"],
+                answer["model_version"],
                 answer[contract.OUT_CAPTION].strip() in {c.strip() for c in video["captions"]},
                 figures,
             )
@@ -190,15 +199,23 @@ def _draw_figures(video, answer, frames, folder):
     caption = answer[contract.OUT_CAPTION]
     key = int(answer[contract.OUT_KEY_FRAME])
     strip = plots.key_frame_figure(
-        frames, contract.NUM_FRAMES // 2, key, None, caption,
+        frames,
+        contract.NUM_FRAMES // 2,
+        key,
+        None,
+        caption,
         storage.join(folder, f"{video['id']}_key_frames.png"),
-        key_frame_probs=answer[contract.OUT_KEY_FRAME_PROBS], references=video["captions"],
+        key_frame_probs=answer[contract.OUT_KEY_FRAME_PROBS],
+        references=video["captions"],
     )
     words = caption.split() + ["<EOS>"]
     attention = answer[contract.OUT_TEMPORAL_ATTENTION]
     heat_map = plots.temporal_attention_figure(
-        frames, attention[: len(words)], words[: len(attention)],
-        storage.join(folder, f"{video['id']}_temporal_attention.png"), key_frame=key,
+        frames,
+        attention[: len(words)],
+        words[: len(attention)],
+        storage.join(folder, f"{video['id']}_temporal_attention.png"),
+        key_frame=key,
     )
     return [strip, heat_map]
 
@@ -238,8 +255,11 @@ def run_demo(root: str = DEFAULT_ROOT, config_path=DEMO_CONFIG) -> DemoResult:
     server.start()
     try:
         captions = caption_videos(
-            server.grpc_target, config.serving.model_name, sample_videos(),
-            read_span_features(span_folder), storage.join(config.path("."), "key_frames"),
+            server.grpc_target,
+            config.serving.model_name,
+            sample_videos(),
+            read_span_features(span_folder),
+            storage.join(config.path("."), "key_frames"),
         )
     finally:
         server.stop()
@@ -255,7 +275,8 @@ def format_demo(result: DemoResult) -> str:
     lines.append(result.report.table() if result.report else "Evaluator: no evaluation")
     lines.append("")
     lines.append(
-        f"pushed this run: {result.pushed_dir}" if result.pushed_dir
+        f"pushed this run: {result.pushed_dir}"
+        if result.pushed_dir
         else "this run pushed nothing (not blessed); serving the latest pushed version"
     )
     lines += ["", "captions from the local TF Serving-protocol server (gRPC Predict):"]
@@ -278,7 +299,5 @@ def format_demo(result: DemoResult) -> str:
         )
         lines += ["", WHAT_TO_EXPECT]
     lines.append("")
-    lines.append(
-        "timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.timings_s.items())
-    )
+    lines.append("timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.timings_s.items()))
     return "\n".join(lines)
