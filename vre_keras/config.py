@@ -153,6 +153,12 @@ class ScheduleConfig:
         steps_per_epoch: batches per epoch; None runs each epoch over the whole training set.
         eval_steps: batches per evaluation; None evaluates the whole evaluation set.
         shuffle_buffer: elements in the shuffle buffer.
+        checkpoint_every_steps: also checkpoint every this many training steps inside an epoch
+            (None: at epoch ends only). A resumed run continues from the last such step; a SIGTERM
+            always writes one more checkpoint at the next step (vre_keras/step_checkpoint.py).
+        max_consecutive_nonfinite_steps: stop training with NonFiniteTrainingError after this many
+            steps in a row whose loss or gradient was NaN/inf (each such step is skipped, not
+            applied; vre_keras/nan_guard.py).
     """
 
     phase1_epochs: int = 5
@@ -163,17 +169,19 @@ class ScheduleConfig:
     steps_per_epoch: int | None = None
     eval_steps: int | None = None
     shuffle_buffer: int = 2048
+    checkpoint_every_steps: int | None = None
+    max_consecutive_nonfinite_steps: int = 20
 
     def __post_init__(self):
         for name in ("phase1_epochs", "phase2_epochs", "phase3_epochs", "phase4_epochs"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"ScheduleConfig.{name} must be an int >= 0, got {value!r}")
-        for name in ("batch_size", "shuffle_buffer"):
+        for name in ("batch_size", "shuffle_buffer", "max_consecutive_nonfinite_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"ScheduleConfig.{name} must be a positive int, got {value!r}")
-        for name in ("steps_per_epoch", "eval_steps"):
+        for name in ("steps_per_epoch", "eval_steps", "checkpoint_every_steps"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"ScheduleConfig.{name} must be None or a positive int")
