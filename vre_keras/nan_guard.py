@@ -52,8 +52,9 @@ def all_finite(loss, grads):
         raise ValueError("all_finite must be called in a replica context (inside train_step)")
     context = tf.distribute.get_replica_context()
     if context is not None and context.num_replicas_in_sync > 1:
-        bad = context.all_reduce(tf.distribute.ReduceOp.SUM,
-                                 tf.cast(tf.logical_not(finite), tf.float32))
+        bad = context.all_reduce(
+            tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(finite), tf.float32)
+        )
         finite = tf.equal(bad, 0.0)
     return finite
 
@@ -148,10 +149,15 @@ class NonFiniteStepGuard(keras.callbacks.Callback):
         self.consecutive += 1
         self.skipped += 1
         where = f"phase {self.phase} epoch {self._epoch + 1} step {step}"
-        _log.warning("%s: non-finite loss or gradient (NaN/inf); the update was skipped "
-                     "(%d in a row)", where, self.consecutive)
+        _log.warning(
+            "%s: non-finite loss or gradient (NaN/inf); the update was skipped (%d in a row)",
+            where,
+            self.consecutive,
+        )
         if self.consecutive >= self.max_consecutive:
-            kept = f" (the last checkpoint is in {self.checkpoint_dir})" if self.checkpoint_dir else ""
+            kept = (
+                f" (the last checkpoint is in {self.checkpoint_dir})" if self.checkpoint_dir else ""
+            )
             raise NonFiniteTrainingError(
                 f"{where}: {self.consecutive} training steps in a row had a non-finite loss or "
                 f"gradient (NaN/inf) and were skipped; training stopped. The weights are those of "

@@ -67,8 +67,10 @@ class SigtermWatcher:
             self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
             self._installed = True
         else:
-            _log.info("SIGTERM is not turned into a checkpoint: training runs outside the main "
-                      "thread, where Python cannot install signal handlers")
+            _log.info(
+                "SIGTERM is not turned into a checkpoint: training runs outside the main "
+                "thread, where Python cannot install signal handlers"
+            )
         return self
 
     def __exit__(self, *exc_info):

@@ -84,8 +84,9 @@ class StepCheckpoint(keras.callbacks.Callback):
             save, phase=1, every_steps=20, first_step=done, steps_in_epoch=100, watcher=w)])
     """
 
-    def __init__(self, save, phase, every_steps=None, first_step=0, steps_in_epoch=None,
-                 watcher=None):
+    def __init__(
+        self, save, phase, every_steps=None, first_step=0, steps_in_epoch=None, watcher=None
+    ):
         super().__init__()
         if every_steps is not None and (not isinstance(every_steps, int) or every_steps < 1):
             raise ValueError(f"every_steps must be None or a positive int, got {every_steps!r}")
@@ -110,6 +111,7 @@ class StepCheckpoint(keras.callbacks.Callback):
             _log.warning("SIGTERM: checkpoint written at %s; stopping", where)
             raise TrainingPreempted(
                 f"training stopped on SIGTERM after a checkpoint at {where}; run it again with "
-                "the same working_dir to continue from there")
+                "the same working_dir to continue from there"
+            )
         if self.every_steps and step % self.every_steps == 0:
             self.save(step)

@@ -7,12 +7,18 @@ predictor.  Phase 3: retraining with those key frames, refocus off.  Phase 4: se
 fine-tuning with CIDEr-D + ROUGE_L and the greedy caption as baseline.  Finally the SavedModel
 (Contract 2) is exported.
 
-State after every epoch (weights, optimizer, per-video tables) goes to a tf.train.Checkpoint and a
-progress file under working_dir, so a killed run continues from its last finished epoch.
+State after every epoch (weights, optimizer, per-video tables, random-generator states and the
+position phase/epoch/step) goes to a tf.train.Checkpoint under working_dir, and a copy of the
+position to progress.json, so a killed run continues from its last finished epoch. With
+`checkpoint_every_steps` it is also saved every N steps, and a SIGTERM saves it at the next step
+and ends the run with TrainingPreempted (exit code 143): the next run continues from that step
+(step_checkpoint.py, preemption.py). A step whose loss or gradient is NaN/inf is skipped
+(nan_guard.py).
 """
 
 import json
 import logging
+import math
 import pathlib
 import shutil
 
@@ -55,16 +61,25 @@ class _Progress:
 
     def __init__(self, path):
         self.path = path
-        self.state = {"phase": 1, "epoch": 0, "history": {}, "best_phase2": None,
+        self.state = {"phase": 1, "epoch": 0, "step": 0, "history": {}, "best_phase2": None,
                       "key_frames_fixed": False, "exported": False}
         if path.exists():
             self.state.update(json.loads(path.read_text()))
 
     def save(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=2))
-        tmp.replace(self.path)
+        _write_text_atomically(self.path, json.dumps(self.state, indent=2))
+
+
+def _write_text_atomically(path, text):
+    """Writes a whole file or nothing (a reader never sees half of it); path may be gs://."""
+    import tensorflow as tf
+
+    path = str(path)
+    tf.io.gfile.makedirs(path.rsplit("/", 1)[0] or "/")
+    tmp = f"{path}.tmp"
+    with tf.io.gfile.GFile(tmp, "w") as f:
+        f.write(text)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
 def _fix_key_frames(model, config, vocabulary, train_files, video_ids, batch_size):
@@ -107,7 +122,24 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         dict with per-phase histories (loss, xe1, xe2, lr_plus, reward, ... and val_*), the
         vocabulary size, the number of training videos, the saved key-frame histogram and the
         export path.
+
+    Raises:
+        NonFiniteTrainingError: too many steps in a row had a NaN/inf loss or gradient.
+        TrainingPreempted: SIGTERM arrived; a checkpoint was written (a SystemExit with code 143).
     """
+    import tensorflow as tf
+
+    from vre_keras.preemption import SigtermWatcher
+
+    strategy = strategy or tf.distribute.get_strategy()
+    with SigtermWatcher(strategy) as watcher:  # SIGTERM: checkpoint at the next step, then stop
+        return _run_schedule(train_files, eval_files, model_config, schedule_config, working_dir,
+                             serving_model_dir, log_dir, strategy, watcher)
+
+
+def _run_schedule(train_files, eval_files, model_config, schedule_config, working_dir,
+                  serving_model_dir, log_dir, strategy, watcher):
+    """The body of run_schedule, inside its SigtermWatcher."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -115,6 +147,10 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
     from vre_keras.dataset import make_dataset, read_references
     from vre_keras.event_logging import ScalarEventLogger
     from vre_keras.export import export_saved_model
+    from vre_keras.nan_guard import NonFiniteStepGuard
+    from vre_keras.preemption import TrainingPreempted
+    from vre_keras.step_checkpoint import (ProgressState, StepCheckpoint, epoch_shuffle_seed,
+                                           random_state_variables)
     from vre_keras.vocabulary import Vocabulary
     from vre_keras.vre_captioner import PHASE_JOINT, PHASE_SELF_CRITICAL, VRECaptioner
 
@@ -122,7 +158,6 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         model_config)
     schedule = (schedule_config if isinstance(schedule_config, ScheduleConfig)
                 else ScheduleConfig.from_dict(schedule_config))
-    strategy = strategy or tf.distribute.get_strategy()
     chief = _is_chief(strategy)
     working_dir = pathlib.Path(working_dir)
     own_dir = _worker_dir(working_dir, strategy, chief)
@@ -150,21 +185,36 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         model.build_all()
         optimizer = keras.optimizers.Adam(config.learning_rate)
         optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    manager = tf.train.CheckpointManager(checkpoint, str(own_dir / "checkpoints"), max_to_keep=2)
     progress = _Progress(working_dir / PROGRESS_FILE)
-    progress.state["num_videos"] = len(video_ids)
-    if manager.latest_checkpoint and progress.state["epoch"] + progress.state["phase"] > 1:
+    # The position (progress.state) is saved inside the checkpoint, so restoring gives the
+    # phase/epoch/step its weights belong to.
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                     random_state=random_state_variables(model),
+                                     progress=ProgressState(progress.state))
+    checkpoint_dir = str(own_dir / "checkpoints")
+    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=2)
+    if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
-        _log.info("resumed from %s at phase %s epoch %s", manager.latest_checkpoint,
-                  progress.state["phase"], progress.state["epoch"])
+        _log.info("resumed from %s at phase %s epoch %s step %s", manager.latest_checkpoint,
+                  progress.state["phase"], progress.state["epoch"], progress.state.get("step", 0))
+    progress.state["num_videos"] = len(video_ids)
 
     repeat = schedule.steps_per_epoch is not None
 
-    def train_data(per_video=False):
-        return make_dataset(train_files, config, vocabulary, schedule.batch_size, shuffle=True,
+    def train_data(phase, epoch, skip, per_video=False):
+        """This epoch's batches. A seed per (phase, epoch) gives the same order in every run, so a
+        resumed epoch skips the `skip` batches it already trained on and goes on from there."""
+        data = make_dataset(train_files, config, vocabulary, schedule.batch_size, shuffle=True,
                             repeat=repeat, video_ids=video_ids, per_video=per_video,
-                            shuffle_buffer=schedule.shuffle_buffer, seed=config.seed)
+                            shuffle_buffer=schedule.shuffle_buffer,
+                            seed=epoch_shuffle_seed(config.seed, phase, epoch))
+        return data.skip(skip) if skip else data
+
+    def steps_in_epoch(per_video):
+        if repeat:
+            return schedule.steps_per_epoch
+        elements = len(video_ids) if per_video else sum(len(references[v]) for v in video_ids)
+        return math.ceil(elements / schedule.batch_size)
 
     eval_data = None
     if eval_files:
@@ -176,6 +226,18 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         if chief:
             progress.save()
 
+    def save_step(step):  # a checkpoint inside an epoch, after `step` of its steps
+        progress.state["step"] = step
+        save_epoch()
+
+    def stop_if_preempted():
+        """Called right after a checkpoint outside the epochs: stop there on SIGTERM."""
+        if watcher.stop_requested():
+            where = f"phase {progress.state['phase']} epoch {progress.state['epoch']} end"
+            _log.warning("SIGTERM: checkpoint written at %s; stopping", where)
+            raise TrainingPreempted(f"training stopped on SIGTERM after a checkpoint at {where}; "
+                                    "run it again with the same working_dir to continue")
+
     for phase in (1, 2, 3, 4):
         if phase == 3 and not progress.state["key_frames_fixed"]:
             best = own_dir / BEST_PHASE2_WEIGHTS
@@ -184,15 +246,16 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
             table = _fix_key_frames(model, config, vocabulary, train_files, video_ids,
                                     schedule.batch_size)
             if chief:
-                (working_dir / KEY_FRAMES_FILE).write_text(
-                    json.dumps(dict(zip(video_ids, table.tolist())), indent=1))
+                _write_text_atomically(working_dir / KEY_FRAMES_FILE,
+                                       json.dumps(dict(zip(video_ids, table.tolist())), indent=1))
             progress.state["key_frames_fixed"] = True
             save_epoch()
+            stop_if_preempted()
         epochs = _epochs(schedule, phase)
         if phase < progress.state["phase"] or epochs == 0:
             continue
         if phase > progress.state["phase"]:
-            progress.state.update(phase=phase, epoch=0)
+            progress.state.update(phase=phase, epoch=0, step=0)
         if phase == PHASE_SELF_CRITICAL:
             from vre_keras.caption_metrics.reward import CaptionReward
 
@@ -202,18 +265,26 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
             optimizer.learning_rate.assign(config.learning_rate)
         model.set_phase(phase)
         model.compile(optimizer=optimizer, jit_compile=False)
-        data = train_data(per_video=phase == PHASE_SELF_CRITICAL)
+        per_video = phase == PHASE_SELF_CRITICAL
         tensorboard = ScalarEventLogger(log_dir / f"phase{phase}")
+        nan_guard = NonFiniteStepGuard(phase, schedule.max_consecutive_nonfinite_steps,
+                                       checkpoint_dir=checkpoint_dir)
         history = progress.state["history"].setdefault(str(phase), {})
         for epoch in range(progress.state["epoch"], epochs):
+            done = progress.state.get("step", 0)  # > 0: resuming inside this epoch
+            nan_guard.first_step = done
+            step_checkpoint = StepCheckpoint(save_step, phase, schedule.checkpoint_every_steps,
+                                             first_step=done,
+                                             steps_in_epoch=steps_in_epoch(per_video),
+                                             watcher=watcher)
             logs = model.fit(
-                data,
+                train_data(phase, epoch, done, per_video),
                 epochs=epoch + 1,
                 initial_epoch=epoch,
-                steps_per_epoch=schedule.steps_per_epoch,
+                steps_per_epoch=schedule.steps_per_epoch - done if repeat else None,
                 validation_data=eval_data,
                 validation_steps=schedule.eval_steps,
-                callbacks=[tensorboard],
+                callbacks=[tensorboard, nan_guard, step_checkpoint],
                 verbose=0,
             ).history
             for key, values in logs.items():
@@ -225,17 +296,19 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                 if progress.state["best_phase2"] is None or score < progress.state["best_phase2"]:
                     progress.state["best_phase2"] = score
                     model.save_weights(str(own_dir / BEST_PHASE2_WEIGHTS))
-            progress.state["epoch"] = epoch + 1
+            progress.state.update(epoch=epoch + 1, step=0)
             save_epoch()
             _log.info("phase %d epoch %d: %s", phase, epoch + 1,
                       {k: round(v[-1], 4) for k, v in history.items() if "key_frame" not in k})
+            stop_if_preempted()
     if not progress.state["key_frames_fixed"]:  # no phase 3/4: still give serving a predictor
         model.freeze_key_frame_predictor()
 
-    if chief and not progress.state["exported"]:
-        export_saved_model(model, vocabulary, serving_model_dir)
+    if not progress.state["exported"]:
+        if chief:
+            export_saved_model(model, vocabulary, serving_model_dir)
         progress.state["exported"] = True
-        progress.save()
+        save_epoch()  # the checkpoint holds the progress too: record the export there as well
     if not chief:
         shutil.rmtree(own_dir, ignore_errors=True)
     key_frames = np.bincount(np.clip(model.key_frame_table.numpy(), 0, None),

@@ -31,26 +31,25 @@ def _nan_batch(batch, value=np.nan):
     return bad
 
 
-@pytest.mark.parametrize("phase", [1, 2, 3])
-@pytest.mark.parametrize("value", [np.nan, np.inf])
-def test_a_non_finite_step_changes_nothing_and_is_counted(model, tiny_batch, phase, value):
-    model.set_phase(phase)
+def test_a_non_finite_step_changes_nothing_and_is_counted(model, tiny_batch):
+    model.set_phase(2)  # the phase with per-video reward tables
     step = tf.function(model.train_step)  # graph mode, as in fit
     logs = step(tiny_batch)  # a finite step applies
     assert float(logs[NONFINITE_STEPS]) == 0.0
     before = _state(model)
     iterations = int(model.optimizer.iterations.numpy())
 
-    logs = step(_nan_batch(tiny_batch, value))
+    for value in (np.nan, np.inf):
+        logs = step(_nan_batch(tiny_batch, value))
 
-    assert float(logs[NONFINITE_STEPS]) == 1.0
-    assert np.isfinite(float(logs["loss"]))  # the skipped loss did not enter the running mean
+    assert float(logs[NONFINITE_STEPS]) == 2.0
+    assert np.isfinite(float(logs["loss"]))  # the skipped losses did not enter the running mean
     assert int(model.optimizer.iterations.numpy()) == iterations
     for old, new in zip(before, _state(model)):
         np.testing.assert_array_equal(old, new)  # weights, Adam moments, reward tables
     logs = step(tiny_batch)
     assert int(model.optimizer.iterations.numpy()) == iterations + 1  # and training goes on
-    assert float(logs[NONFINITE_STEPS]) == 1.0
+    assert float(logs[NONFINITE_STEPS]) == 2.0
 
 
 def _batches(batch, count):
@@ -62,8 +61,9 @@ def test_guard_logs_phase_epoch_step_and_recovers(model, tiny_batch, caplog):
     good, bad = _batches(tiny_batch, 2), _batches(_nan_batch(tiny_batch), 2)
     guard = NonFiniteStepGuard(phase=1, max_consecutive=3, first_step=5)
     with caplog.at_level(logging.WARNING, logger="vre_keras.nan_guard"):
-        history = model.fit(good.concatenate(bad).concatenate(good), epochs=1, verbose=0,
-                            callbacks=[guard]).history
+        history = model.fit(
+            good.concatenate(bad).concatenate(good), epochs=1, verbose=0, callbacks=[guard]
+        ).history
     assert history[NONFINITE_STEPS] == [2.0]
     assert guard.skipped == 2 and guard.consecutive == 0
     messages = [r.getMessage() for r in caplog.records]
@@ -76,8 +76,11 @@ def test_guard_stops_after_too_many_non_finite_steps_in_a_row(model, tiny_batch)
     model.set_phase(2)
     before = _state(model)
     guard = NonFiniteStepGuard(phase=2, max_consecutive=3, checkpoint_dir="/ckpt")
-    with pytest.raises(NonFiniteTrainingError, match=r"phase 2 epoch 1 step 3: 3 training steps "
-                                                     r"in a row had a non-finite loss") as error:
+    with pytest.raises(
+        NonFiniteTrainingError,
+        match=r"phase 2 epoch 1 step 3: 3 training steps "
+        r"in a row had a non-finite loss",
+    ) as error:
         model.fit(_batches(_nan_batch(tiny_batch), 10), epochs=1, verbose=0, callbacks=[guard])
     assert "the last checkpoint is in /ckpt" in str(error.value)
     for old, new in zip(before, _state(model)):
