@@ -75,7 +75,9 @@ def _write_text_atomically(path, text):
     import tensorflow as tf
 
     path = str(path)
-    tf.io.gfile.makedirs(path.rsplit("/", 1)[0] or "/")
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    if parent:
+        tf.io.gfile.makedirs(parent)
     tmp = f"{path}.tmp"
     with tf.io.gfile.GFile(tmp, "w") as f:
         f.write(text)
