@@ -107,7 +107,7 @@ _RUN = textwrap.dedent(
     """
 )
 
-STEPS = 10  # per epoch; SIGTERM comes at step >= 2, far enough from the epoch end
+STEPS = 8  # per epoch; SIGTERM comes at step >= 2, far enough from the epoch end
 
 
 def _start(code, train, folder):
@@ -133,7 +133,7 @@ def _progress(folder):
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _terminate_at(run, folder, phase, epoch, timeout=600):
+def _terminate_at(run, folder, phase, epoch, timeout=1800):
     """Sends SIGTERM once the run has checkpointed step >= 2 of (phase, epoch); its exit code."""
     deadline = time.time() + timeout
     try:
@@ -143,7 +143,7 @@ def _terminate_at(run, folder, phase, epoch, timeout=600):
                 os.kill(run.pid, signal.SIGTERM)
                 break
             time.sleep(0.05)
-        return run.wait(timeout=300)
+        return run.wait(timeout=600)
     finally:
         if run.poll() is None:
             run.kill()
@@ -168,7 +168,7 @@ def test_sigterm_mid_epoch_checkpoints_and_the_next_run_goes_on_from_that_step(t
     config = ModelConfig.tiny()
     schedule = ScheduleConfig.tiny(
         phase1_epochs=1,
-        phase2_epochs=2,
+        phase2_epochs=1,
         phase3_epochs=1,
         phase4_epochs=0,
         batch_size=4,
@@ -193,14 +193,14 @@ def test_sigterm_mid_epoch_checkpoints_and_the_next_run_goes_on_from_that_step(t
         key_frames = json.loads((interrupted / "work" / KEY_FRAMES_FILE).read_text())
         assert at_stop[KEY_FRAME_TABLE].tolist() == [key_frames[v] for v in sorted(REFERENCES)]
         # phase 1's and phase 2's epochs and the stopped epoch's steps, each applied once
-        assert at_stop["optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"] == 3 * STEPS + stop
+        assert at_stop["optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"] == 2 * STEPS + stop
 
         # The next run resumes at that step and finishes.
         final = _start(code, train, interrupted)
-        assert final.wait(timeout=600) == 0, (interrupted / "stderr.txt").read_text()[-3000:]
+        assert final.wait(timeout=1800) == 0, (interrupted / "stderr.txt").read_text()[-3000:]
         log = (interrupted / "stderr.txt").read_text()
         assert f"at phase 3 epoch 0 step {stop}" in log, log[-3000:]
-        assert uninterrupted.wait(timeout=600) == 0, (reference / "stderr.txt").read_text()[-3000:]
+        assert uninterrupted.wait(timeout=1800) == 0, (reference / "stderr.txt").read_text()[-3000:]
     finally:
         if uninterrupted.poll() is None:
             uninterrupted.kill()
@@ -210,8 +210,8 @@ def test_sigterm_mid_epoch_checkpoints_and_the_next_run_goes_on_from_that_step(t
     # The per-video tables survived the restart bit for bit ...
     for name in (PREVIOUS_REWARD, KEY_FRAME_TABLE):
         np.testing.assert_array_equal(resumed[name], at_stop[name])
-    # ... no step ran twice or was lost (4 epochs of STEPS steps) ...
-    assert resumed["optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"] == 4 * STEPS
+    # ... no step ran twice or was lost (3 epochs of STEPS steps) ...
+    assert resumed["optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"] == 3 * STEPS
     # ... and the run ended exactly where the uninterrupted one did: same batches in the same
     # order, same random draws, same weights, optimizer state and tables.
     assert resumed.keys() == expected.keys()
