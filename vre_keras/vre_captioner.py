@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vre_keras import decoding, losses
+from vre_keras import decoding, losses, nan_guard
 from vre_keras.config import ModelConfig
 from vre_keras.feature_standardization import standardize_features
 from vre_keras.layers import CaptionDecoder, ChannelStatistics, RefocusedVideoEncoder
@@ -115,6 +115,7 @@ class VRECaptioner(keras.Model):
         self.reward_tracker = keras.metrics.Mean(name="reward")
         self.sample_reward_tracker = keras.metrics.Mean(name="sample_reward")
         self.greedy_reward_tracker = keras.metrics.Mean(name="greedy_reward")
+        self.nonfinite_tracker = keras.metrics.Sum(name=nan_guard.NONFINITE_STEPS)
         self.key_frames = KeyFrameHistogram(config.num_frames)
 
     # ----- building -----------------------------------------------------------------------------
@@ -324,7 +325,7 @@ class VRECaptioner(keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.xe1_tracker, self.xe2_tracker, self.lr_plus_tracker,
                 self.reward_tracker, self.sample_reward_tracker, self.greedy_reward_tracker,
-                self.key_frames]
+                self.key_frames, self.nonfinite_tracker]
 
     def _metric_logs(self, training=True):
         """This phase's metrics only (a metric the phase never updates would just log zeros)."""
@@ -337,6 +338,7 @@ class VRECaptioner(keras.Model):
                 PHASE_SELF_CRITICAL: {"loss", "sample_reward", "greedy_reward",
                                       "key_frame_histogram"},
             }[self.phase]
+            names = names | {nan_guard.NONFINITE_STEPS}
         logs = {}
         for metric in self.metrics:
             if metric.name not in names:
@@ -527,9 +529,17 @@ class VRECaptioner(keras.Model):
             # (phase 1 leaves the refocus module alone) with one optimizer.
             self.optimizer.build(variables)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
-        self._update_trackers(out, loss, data)
+        # NaN guard (nan_guard.py): a step with a non-finite loss or gradient changes nothing,
+        # neither weights, optimizer state, metrics nor per-video tables; it is only counted.
+        grads, variables = [g for g, _ in pairs], [v for _, v in pairs]
+        finite = nan_guard.all_finite(loss, grads)
+        nan_guard.run_if_finite(finite, self._apply_and_track, grads, variables, out, loss, data)
+        self.nonfinite_tracker.update_state(nan_guard.skipped_step_count(finite))
         return self._metric_logs()
+
+    def _apply_and_track(self, grads, variables, out, loss, data):
+        self.optimizer.apply(grads, variables)
+        self._update_trackers(out, loss, data)
 
     def test_step(self, data):
         data = self._standardized(data)
