@@ -14,16 +14,26 @@ def build_resnet152(weights):
     """ResNet152 without its classifier: [B, 224, 224, 3] caffe-preprocessed -> [B, 7, 7, 2048].
 
     Args:
-      weights: "imagenet" (downloads; needs the internet), a path to a weights file of
-        `keras.applications.ResNet152(include_top=False)`, or None for the initialisers' weights.
+      weights: "imagenet" (downloads; needs the internet), a path or URI (gs://...) of a
+        weights file of `keras.applications.ResNet152(include_top=False)`, or None for the
+        initialisers' weights. A remote file is copied to a local temp file first: Keras opens
+        `.h5` files with h5py, which reads local files only.
     """
     import keras
 
-    return keras.applications.ResNet152(
-        include_top=False,
-        weights=weights,
-        input_shape=(contract.FRAME_SIZE, contract.FRAME_SIZE, 3),
-    )
+    from beam_jobs.local_copy import local_copy
+
+    def build(local_weights):
+        return keras.applications.ResNet152(
+            include_top=False,
+            weights=local_weights,
+            input_shape=(contract.FRAME_SIZE, contract.FRAME_SIZE, 3),
+        )
+
+    if weights is None or weights == "imagenet":
+        return build(weights)
+    with local_copy(str(weights), prefix="vre-weights-") as local:
+        return build(local)
 
 
 def preprocess_frames(frames):

@@ -13,6 +13,7 @@ _KBIGRU_IMPLEMENTATIONS = ("while_loop", "vectorized")
 ENCODERS = ("kbigru", "none")
 REWARD_PASSES = ("deterministic", "training")
 REWARD_NORMALIZATIONS = ("sum", "per_token")
+REFOCUS_LOSSES = ("lr_plus", "decoder_attention")
 
 
 # The model rows of the paper's Table 1 (its ablation), as ModelConfig fields. Every row is
@@ -87,6 +88,9 @@ class ModelConfig:
         standardize_features: standardise every frame, region and audio vector over its channels
             before the model reads it (vre_keras/feature_standardization.py; not in the paper,
             which feeds raw ResNet features: False reproduces that).
+        channel_statistics: before that, z-score every temporal and spatial channel with its
+            mean and standard deviation over the training videos (measured by run_schedule,
+            carried in the weights; vre_keras/layers/channel_statistics.py). Not in the paper.
         reward_passes: how R_e = -(XE2 - XE1) of LR+ is measured. "deterministic": two extra
             teacher-forced passes without dropout or scheduled sampling (inference behaviour),
             so R_e depends only on the weights, the video and the caption; "training": from the
@@ -94,6 +98,11 @@ class ModelConfig:
             step 1 and step 2, which makes the sign of R_e - R_{e-1} mostly noise).
         reward_normalization: "sum" (Eq. 17-18: summed over the caption's tokens) or
             "per_token" (each XE divided by the caption's scored tokens, <EOS> included).
+        refocus_loss: what trains the refocus module in phase 2. "lr_plus": the paper's LR+
+            (Eq. 21, argmax key frame rewarded by R_e - R_{e-1}); "decoder_attention": the
+            cross-entropy from the decoder's step-2 temporal attention (averaged over the
+            caption's words, no gradient) to alpha, with o1 held fixed, so it trains only the
+            refocus module (not in the paper; see docs/model.md, "Which signal localizes").
     """
 
     hidden_size: int = 512
@@ -121,8 +130,10 @@ class ModelConfig:
     length_penalty: float = 1.0
     seed: int = 0
     standardize_features: bool = True
+    channel_statistics: bool = True
     reward_passes: str = "deterministic"
     reward_normalization: str = "sum"
+    refocus_loss: str = "lr_plus"
 
     def __post_init__(self):
         for name in ("hidden_size", "embedding_size", "attention_size", "num_frames", "channels",
@@ -158,7 +169,8 @@ class ModelConfig:
             raise ValueError("ModelConfig.refocus needs encoder='kbigru' (the VRE re-encodes the "
                              "video with the KBiGRU from the refocused key frame)")
         for name, allowed in (("reward_passes", REWARD_PASSES),
-                              ("reward_normalization", REWARD_NORMALIZATIONS)):
+                              ("reward_normalization", REWARD_NORMALIZATIONS),
+                              ("refocus_loss", REFOCUS_LOSSES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(
                     f"ModelConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"

@@ -75,3 +75,38 @@ def lr_plus(refocus_logits, key_frame, reward, previous_reward, has_previous=Non
     # so an unused branch's -inf (K = 1) never meets a 0.
     chosen = tf.where(advantage > 0, log_alpha, tf.where(advantage < 0, log_rest, 0.0))
     return -tf.abs(advantage) * chosen
+
+
+def caption_attention_profile(temporal_attention, tokens):
+    """The decoder's temporal attention averaged over a caption's scored steps (words + <EOS>).
+
+    Args:
+        temporal_attention: float [B, L, K], per-step weights of AttTSoft (Eq. 15).
+        tokens: int [B, L] the caption (<PAD> steps are left out).
+
+    Returns:
+        float32 [B, K], each row summing to 1.
+    """
+    mask = tf.cast(tf.not_equal(tf.cast(tokens, tf.int32), PAD_ID), tf.float32)[:, :, None]
+    total = tf.reduce_sum(tf.cast(temporal_attention, tf.float32) * mask, axis=1)
+    return total / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+
+
+def decoder_attention_refocus_loss(refocus_logits, temporal_attention, tokens):
+    """Cross-entropy from the decoder's caption attention profile to the refocus alpha.
+
+    The target (caption_attention_profile, gradient stopped) is where the decoder looked while
+    wording this caption; the loss pulls alpha = softmax(a) towards it, so argmax alpha - the key
+    frame - becomes the frame the caption was read from.
+
+    Args:
+        refocus_logits: a [B, K] (Eq. 8).
+        temporal_attention: float [B, L, K] of the decoder's pass.
+        tokens: int [B, L] the caption.
+
+    Returns:
+        float32 [B].
+    """
+    target = tf.stop_gradient(caption_attention_profile(temporal_attention, tokens))
+    log_alpha = tf.nn.log_softmax(tf.cast(refocus_logits, tf.float32), axis=-1)
+    return -tf.reduce_sum(target * log_alpha, axis=-1)

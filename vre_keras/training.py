@@ -14,19 +14,23 @@ bias correction computed from phase 1's step count. The checkpoint holds the cur
 
 State after every epoch (weights, optimizer, per-video tables) goes to a tf.train.Checkpoint and a
 progress file under working_dir, so a killed run continues from its last finished epoch.
+
+Every directory may be remote (gs://...): all file access goes through vre_common.storage
+(tf.io.gfile); Keras `.h5` weights, which h5py reads and writes only locally, are staged locally.
 """
 
-import json
 import logging
-import pathlib
-import shutil
 
+from vre_common import storage
 from vre_keras.config import ModelConfig, ScheduleConfig
 
 PROGRESS_FILE = "progress.json"
 VOCABULARY_FILE = "vocabulary.txt"
 KEY_FRAMES_FILE = "key_frames.json"
 BEST_PHASE2_WEIGHTS = "best_phase2.weights.h5"
+MODEL_CONFIG_FILE = "model_config.json"
+SCHEDULE_CONFIG_FILE = "schedule_config.json"
+CHECKPOINTS_DIR = "checkpoints"
 
 _log = logging.getLogger(__name__)
 
@@ -47,12 +51,26 @@ def _worker_dir(working_dir, strategy, chief):
     take part in a checkpoint write under MultiWorkerMirroredStrategy)."""
     if chief:
         return working_dir
-    return working_dir / f".worker_{strategy.cluster_resolver.task_id}"
+    return storage.join(working_dir, f".worker_{strategy.cluster_resolver.task_id}")
 
 
 def _epochs(schedule, phase):
     return [None, schedule.phase1_epochs, schedule.phase2_epochs, schedule.phase3_epochs,
             schedule.phase4_epochs][phase]
+
+
+def _save_weights(model, path):
+    """model.save_weights to a path that may be remote (Keras writes `.h5` through h5py, local
+    files only, so a remote target is written locally and copied)."""
+    if not storage.is_remote(path):
+        model.save_weights(path)
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="vre_weights_") as folder:
+        local = f"{folder}/{storage.basename(path)}"
+        model.save_weights(local)
+        storage.copy(local, path)
 
 
 class _Progress:
@@ -62,14 +80,11 @@ class _Progress:
         self.path = path
         self.state = {"phase": 1, "epoch": 0, "history": {}, "best_phase2": None,
                       "key_frames_fixed": False, "exported": False}
-        if path.exists():
-            self.state.update(json.loads(path.read_text()))
+        if storage.exists(path):
+            self.state.update(storage.read_json(path))
 
     def save(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state, indent=2))
-        tmp.replace(self.path)
+        storage.write_json(self.path, self.state)  # whole-file write: a reader never sees half
 
 
 def _fix_key_frames(model, config, vocabulary, train_files, video_ids, batch_size):
@@ -113,7 +128,7 @@ def _phase2_score(model, history, eval_files, vocabulary, schedule):
 
 
 def run_schedule(train_files, eval_files, model_config, schedule_config, working_dir,
-                 serving_model_dir, log_dir, strategy=None) -> dict:
+                 serving_model_dir, log_dir, strategy=None, show_progress=True) -> dict:
     """Trains the VRE captioner through phases 1-4 and exports it.
 
     Args:
@@ -125,6 +140,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         serving_model_dir: where the SavedModel is written (must not hold one yet).
         log_dir: TensorBoard logs, one sub-folder per phase.
         strategy: a tf.distribute strategy; None uses the default (current) strategy.
+        show_progress: show each phase's steps, loss and ETA (a bar on a terminal, a log line
+            every 30 s elsewhere; only on the chief).
 
     Returns:
         dict with per-phase histories (loss, xe1, xe2, lr_plus, reward, ... and val_*), the
@@ -137,6 +154,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
 
     from vre_keras.dataset import make_dataset, read_references
     from vre_keras.event_logging import ScalarEventLogger
+    from vre_keras.feature_standardization import training_set_moments
+    from vre_keras.training_progress import TrainingProgress
     from vre_keras.export import export_saved_model
     from vre_keras.model_selection import is_better
     from vre_keras.vocabulary import Vocabulary
@@ -148,32 +167,33 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                 else ScheduleConfig.from_dict(schedule_config))
     strategy = strategy or tf.distribute.get_strategy()
     chief = _is_chief(strategy)
-    working_dir = pathlib.Path(working_dir)
+    working_dir = str(working_dir)
     own_dir = _worker_dir(working_dir, strategy, chief)
-    own_dir.mkdir(parents=True, exist_ok=True)
-    log_dir = pathlib.Path(log_dir)
+    storage.makedirs(own_dir)
+    log_dir = str(log_dir)
 
     references = read_references(train_files)
     video_ids = sorted(k for k, v in references.items() if v)
     if not video_ids:
         raise ValueError(f"no training video with captions in {train_files}")
     captions_per_video = max(len(references[v]) for v in video_ids)
-    vocabulary_path = working_dir / VOCABULARY_FILE
-    if vocabulary_path.exists():
+    vocabulary_path = storage.join(working_dir, VOCABULARY_FILE)
+    if storage.exists(vocabulary_path):
         vocabulary = Vocabulary.load(vocabulary_path)  # resume: keep the ids the weights use
     else:
         vocabulary = Vocabulary.build(
             (c for v in video_ids for c in references[v]), min_count=config.min_word_count)
         if chief:
             vocabulary.save(vocabulary_path)
-            (working_dir / "model_config.json").write_text(json.dumps(config.to_dict(), indent=2))
-            (working_dir / "schedule_config.json").write_text(
-                json.dumps(schedule.to_dict(), indent=2))
+            storage.write_json(storage.join(working_dir, MODEL_CONFIG_FILE), config.to_dict())
+            storage.write_json(storage.join(working_dir, SCHEDULE_CONFIG_FILE), schedule.to_dict())
 
     with strategy.scope():
         model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=len(video_ids),
                              captions_per_video=captions_per_video)
         model.build_all()
+        if config.channel_statistics:  # (a resumed run restores the same values)
+            model.set_feature_statistics(training_set_moments(train_files, config))
 
     def phase_optimizer(phase):
         rate = (config.self_critical_learning_rate if phase == PHASE_SELF_CRITICAL
@@ -184,11 +204,13 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
             new.build(model.trainable_variables)
         return new
 
-    progress = _Progress(working_dir / PROGRESS_FILE)
+    progress = _Progress(storage.join(working_dir, PROGRESS_FILE))
     optimizer = phase_optimizer(progress.state["phase"])
     optimizer_steps = {}
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    manager = tf.train.CheckpointManager(checkpoint, str(own_dir / "checkpoints"), max_to_keep=2)
+    manager = tf.train.CheckpointManager(
+        checkpoint, storage.join(own_dir, CHECKPOINTS_DIR), max_to_keep=2
+    )
     progress.state["num_videos"] = len(video_ids)
     progress.state["captions_per_video"] = captions_per_video
     if manager.latest_checkpoint and progress.state["epoch"] + progress.state["phase"] > 1:
@@ -215,14 +237,15 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
 
     for phase in (1, 2, 3, 4):
         if phase == 3 and not progress.state["key_frames_fixed"]:
-            best = own_dir / BEST_PHASE2_WEIGHTS
-            if best.exists():
-                model.load_weights(str(best))
+            best = storage.join(own_dir, BEST_PHASE2_WEIGHTS)
+            if storage.exists(best):
+                with storage.local_copy(best) as local:  # h5py reads local files only
+                    model.load_weights(local)
             table = _fix_key_frames(model, config, vocabulary, train_files, video_ids,
                                     schedule.batch_size)
             if chief:
-                (working_dir / KEY_FRAMES_FILE).write_text(
-                    json.dumps(dict(zip(video_ids, table.tolist())), indent=1))
+                storage.write_json(storage.join(working_dir, KEY_FRAMES_FILE),
+                                   dict(zip(video_ids, table.tolist())), indent=1)
             progress.state["key_frames_fixed"] = True
             save_epoch()
         epochs = _epochs(schedule, phase)
@@ -239,8 +262,10 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         model.set_phase(phase)
         model.compile(optimizer=optimizer, jit_compile=False)
         data = train_data(per_video=phase == PHASE_SELF_CRITICAL)
-        tensorboard = ScalarEventLogger(log_dir / f"phase{phase}")
+        tensorboard = ScalarEventLogger(storage.join(log_dir, f"phase{phase}"))
         history = progress.state["history"].setdefault(str(phase), {})
+        shown = TrainingProgress(phase, progress.state["epoch"], epochs, schedule.steps_per_epoch,
+                                 enabled=chief and show_progress)
         for epoch in range(progress.state["epoch"], epochs):
             logs = model.fit(
                 data,
@@ -249,7 +274,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                 steps_per_epoch=schedule.steps_per_epoch,
                 validation_data=eval_data,
                 validation_steps=schedule.eval_steps,
-                callbacks=[tensorboard],
+                callbacks=[tensorboard, shown],
                 verbose=0,
             ).history
             for key, values in logs.items():
@@ -263,12 +288,13 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                 if is_better(metric, score, best and best["score"]):
                     progress.state["best_phase2"] = {"metric": metric, "score": score,
                                                      "epoch": epoch + 1}
-                    model.save_weights(str(own_dir / BEST_PHASE2_WEIGHTS))
+                    _save_weights(model, storage.join(own_dir, BEST_PHASE2_WEIGHTS))
             progress.state["epoch"] = epoch + 1
             save_epoch()
             _log.info("phase %d epoch %d: %s", phase, epoch + 1,
                       {k: round(v[-1], 4) for k, v in history.items() if "key_frame" not in k})
         optimizer_steps[str(phase)] = int(optimizer.iterations.numpy())
+        shown.close()
     if not progress.state["key_frames_fixed"]:  # no phase 3/4: still give serving a predictor
         model.freeze_key_frame_predictor()
 
@@ -277,7 +303,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         progress.state["exported"] = True
         progress.save()
     if not chief:
-        shutil.rmtree(own_dir, ignore_errors=True)
+        storage.rmtree(own_dir)
     key_frames = np.bincount(np.clip(model.key_frame_table.numpy(), 0, None),
                              minlength=config.num_frames)
     return {
@@ -306,14 +332,14 @@ def load_trained_model(working_dir):
     from vre_keras.vocabulary import Vocabulary
     from vre_keras.vre_captioner import VRECaptioner
 
-    working_dir = pathlib.Path(working_dir)
-    progress = working_dir / PROGRESS_FILE
-    checkpoint = tf.train.latest_checkpoint(str(working_dir / "checkpoints"))
-    if not progress.exists() or checkpoint is None:
+    working_dir = str(working_dir)
+    progress = storage.join(working_dir, PROGRESS_FILE)
+    checkpoint = tf.train.latest_checkpoint(storage.join(working_dir, CHECKPOINTS_DIR))
+    if not storage.exists(progress) or checkpoint is None:
         raise FileNotFoundError(f"{working_dir} holds no run_schedule checkpoint and progress")
-    config = ModelConfig.from_dict(json.loads((working_dir / "model_config.json").read_text()))
-    vocabulary = Vocabulary.load(working_dir / VOCABULARY_FILE)
-    state = json.loads(progress.read_text())
+    config = ModelConfig.from_dict(storage.read_json(storage.join(working_dir, MODEL_CONFIG_FILE)))
+    vocabulary = Vocabulary.load(storage.join(working_dir, VOCABULARY_FILE))
+    state = storage.read_json(progress)
     model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=state["num_videos"],
                          captions_per_video=state.get("captions_per_video", 1)).build_all()
     tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()

@@ -7,7 +7,7 @@ import tensorflow as tf
 from vre_keras import decoding, losses
 from vre_keras.config import ModelConfig
 from vre_keras.feature_standardization import standardize_features
-from vre_keras.layers import CaptionDecoder, RefocusedVideoEncoder
+from vre_keras.layers import CaptionDecoder, ChannelStatistics, RefocusedVideoEncoder
 from vre_keras.metrics import KeyFrameHistogram
 from vre_keras.vocabulary import PAD_ID
 
@@ -70,6 +70,11 @@ class VRECaptioner(keras.Model):
             kbigru_implementation=config.kbigru_implementation,
             refocus=config.refocus,
         )
+        # Plain attributes, not a dict: tf.train.Checkpoint tracks a Keras layer's attributes.
+        self.temporal_statistics = self.spatial_statistics = None
+        if config.channel_statistics:
+            self.temporal_statistics = ChannelStatistics(config.channels, name="temporal_statistics")
+            self.spatial_statistics = ChannelStatistics(config.channels, name="spatial_statistics")
         # Table-1 rows: no encoder ("Vf+vs"), one KBiGRU pass (KBiGRU rows) or the VRE.
         self.encoder = None
         self.key_frame_predictor = None
@@ -137,6 +142,8 @@ class VRECaptioner(keras.Model):
         temporal = (None, c.num_frames, c.channels)
         spatial = (None, c.num_regions, c.channels)
         audio = (None, c.audio_dim)
+        for layer in self._channel_statistics().values():
+            layer.build()
         if self.encoder is not None:
             self.encoder.build(temporal, audio)
         if self.key_frame_predictor is not None:
@@ -149,6 +156,22 @@ class VRECaptioner(keras.Model):
         if not self.built:
             self.build()
         return self
+
+    def set_feature_statistics(self, moments):
+        """Sets the training set's per-channel statistics (no-op when the config has none).
+
+        Args:
+            moments: {"temporal": (mean, std), "spatial": (mean, std)}, arrays of [channels],
+                e.g. from feature_standardization.training_set_moments.
+        """
+        for key, layer in self._channel_statistics().items():
+            layer.set_statistics(*moments[key])
+
+    def _channel_statistics(self):
+        """{TEMPORAL: layer, SPATIAL: layer}, or {} when the config has no channel statistics."""
+        if self.temporal_statistics is None:
+            return {}
+        return {TEMPORAL: self.temporal_statistics, SPATIAL: self.spatial_statistics}
 
     def freeze_key_frame_predictor(self):
         """Copies the encoder's current weights into the serving key-frame predictor (nothing to
@@ -187,9 +210,12 @@ class VRECaptioner(keras.Model):
         Every public entry point that takes raw features (call, generate, explain, train_step,
         test_step) goes through this once; the internal passes below read the result.
         """
+        inputs = dict(inputs)
+        for key, layer in self._channel_statistics().items():
+            if inputs.get(key) is not None:
+                inputs[key] = layer(inputs[key])
         if not self.config.standardize_features:
             return inputs
-        inputs = dict(inputs)
         for key in (TEMPORAL, SPATIAL, AUDIO):
             if inputs.get(key) is not None:
                 inputs[key] = standardize_features(inputs[key])
@@ -473,12 +499,20 @@ class VRECaptioner(keras.Model):
             result = self._both_passes(inputs, training=training)
             xe1 = losses.caption_cross_entropy(result["logits1"], tokens)
             xe2 = losses.caption_cross_entropy(result["logits2"], tokens)
-            reward = self._refocus_reward(inputs, audio, result)  # R_e, Eq. 20
-            previous, has_previous = self._previous_reward(inputs)
-            lr = losses.lr_plus(result["refocus_logits"], result["key_frame"], reward, previous,
-                                has_previous)
-            out.update(xe1=xe1, xe2=xe2, reward=reward, lr_plus=lr,
-                       key_frame=result["key_frame"],
+            if self.config.refocus_loss == "decoder_attention":
+                # o1 held fixed: this loss trains the refocus module only, never the captioner.
+                _, _, refocus_logits = self.encoder.refocus(
+                    tf.stop_gradient(result["o1"]), inputs[TEMPORAL], return_logits=True)
+                lr = losses.decoder_attention_refocus_loss(
+                    refocus_logits, result["temporal_attention2"], tokens)
+                out.update(lr_plus=lr)
+            else:
+                reward = self._refocus_reward(inputs, audio, result)  # R_e, Eq. 20
+                previous, has_previous = self._previous_reward(inputs)
+                lr = losses.lr_plus(result["refocus_logits"], result["key_frame"], reward,
+                                    previous, has_previous)
+                out.update(reward=reward, lr_plus=lr)
+            out.update(xe1=xe1, xe2=xe2, key_frame=result["key_frame"],
                        per_example=xe2 + xe1 + self.config.beta * lr)  # L_All, Eq. 22
             return out
         if phase == PHASE_FIXED_KEY_FRAMES:
