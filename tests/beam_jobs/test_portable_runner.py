@@ -106,6 +106,8 @@ def test_portable_runner_writes_what_the_direct_runner_writes(
             f"--job_endpoint=localhost:{job_server}",
             f"--environment_type={SUBPROCESS_SDK}",
             f"--environment_config={sys.executable} -m apache_beam.runners.worker.sdk_worker_main",
+            # The client's job-state stream ends at this deadline, however long the job runs.
+            "--job_server_timeout=3600",
         ],
         **common,
     )
