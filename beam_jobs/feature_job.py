@@ -677,8 +677,10 @@ def run_from_args(args, pipeline_args, show_progress=False):
     )
 
 
-def run(argv=None, save_main_session=False):
+def run(argv=None, save_main_session=False, show_progress=False):
     """Command-line entry: job flags plus any Beam pipeline options; returns the metadata.
+
+    show_progress: show videos done / failed / total, rate and ETA while a local run goes on.
 
     save_main_session is False by default: every transform lives in an importable module that
     `setup.py` ships to workers, so nothing from __main__ needs pickling.
@@ -688,7 +690,7 @@ def run(argv=None, save_main_session=False):
     args, pipeline_args = parser.parse_known_args(argv)
     if save_main_session:
         pipeline_args = list(pipeline_args) + ["--save_main_session"]
-    return run_from_args(args, pipeline_args)
+    return run_from_args(args, pipeline_args, show_progress=show_progress)
 
 
 if __name__ == "__main__":

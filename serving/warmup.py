@@ -6,12 +6,11 @@ export; both TF Serving and our server replay it on load, before a version takes
 first real request does not pay for graph tracing and kernel set-up.
 """
 
-import os
-
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
+from vre_common import storage
 from vre_common.contract import SERVING_DEFAULT, WARMUP_FILE
 
 # TF Serving refuses files with more records than this (WarmupConsts::kMaxNumRecords).
@@ -23,8 +22,8 @@ class WarmupError(RuntimeError):
 
 
 def warmup_path(saved_model_dir: str) -> str:
-    """Where the warmup file of a SavedModel lives."""
-    return os.path.join(saved_model_dir, WARMUP_FILE)
+    """Where the warmup file of a SavedModel lives (the folder may be remote: gs://)."""
+    return storage.join(saved_model_dir, WARMUP_FILE)
 
 
 def make_predict_request(
@@ -65,7 +64,7 @@ def write_warmup_requests(
     Returns:
         The path of the written file.
     """
-    if not os.path.isfile(os.path.join(saved_model_dir, "saved_model.pb")):
+    if not storage.isfile(storage.join(saved_model_dir, "saved_model.pb")):
         raise WarmupError(f"{saved_model_dir!r} is not a SavedModel directory (no saved_model.pb)")
     if not inputs_batches:
         raise WarmupError("inputs_batches is empty: give at least one batch of inputs")
@@ -75,8 +74,8 @@ def write_warmup_requests(
             f"{MAX_WARMUP_RECORDS}"
         )
     path = warmup_path(saved_model_dir)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with tf.io.TFRecordWriter(path) as writer:
+    storage.makedirs(storage.dirname(path))
+    with tf.io.TFRecordWriter(path) as writer:  # writes through gfile: local or remote
         for inputs in inputs_batches:
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(
@@ -94,7 +93,7 @@ def read_warmup_requests(saved_model_dir: str) -> list[predict_pb2.PredictReques
         saved_model_dir: the SavedModel directory.
     """
     path = warmup_path(saved_model_dir)
-    if not os.path.exists(path):
+    if not storage.exists(path):
         return []
     requests = []
     try:

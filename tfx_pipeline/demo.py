@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import pathlib
 import time
 
@@ -24,7 +23,7 @@ from tfx_pipeline.features import ensure_features
 from tfx_pipeline.local_runner import run_local
 from tfx_pipeline.report import EvaluationReport, evaluation_report, pushed_model_dir
 from tfx_pipeline.run_results import PipelineRun
-from vre_common import contract
+from vre_common import contract, storage
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,10 @@ class CaptionedVideo:
         video_id: the sample video's id.
         split: its split in the sample data.
         caption: the served model's caption.
-        key_frame: the refocused key frame i_key (0..K-1).
+        key_frame: the refocused key frame i_key (0..K-1): the refocus module's pick (argmax
+            alpha, Eq. 11), the frame step 2 re-encodes the video from. It is not the decoder's
+            temporal attention (the served `temporal_attention`), which is what localizes the
+            captioned event on the localization benchmark (docs/model.md).
         key_frame_time_s: when that frame is shown in the video.
         key_frame_png: the key frame saved as an image.
         latency_ms: the gRPC Predict round trip.
@@ -83,7 +85,7 @@ def demo_config(root: str, config_path=DEMO_CONFIG) -> PipelineConfig:
     from vre_common.sample_data import write_sample_manifest
 
     config = load_config(config_path, overrides={"root": str(root)})
-    manifest = write_sample_manifest(os.path.join(config.path("."), "sample_manifest.jsonl"))
+    manifest = write_sample_manifest(storage.join(config.path("."), "sample_manifest.jsonl"))
     config.data.extract_argv = [
         "--dataset", "manifest",
         "--manifest", str(manifest),
@@ -100,15 +102,13 @@ def read_span_features(span_folder: str) -> dict[str, dict]:
     Args:
         span_folder: `<data_root>/span-<N>` written by the Beam feature job.
     """
-    import glob
-
     import tensorflow as tf
 
     from beam_jobs.feature_job import SHARD_SUFFIX
 
     k, c, r = contract.NUM_FRAMES, contract.FEATURE_CHANNELS, contract.NUM_REGIONS
     spec = contract.feature_spec()
-    files = sorted(glob.glob(os.path.join(span_folder, "*", f"*{SHARD_SUFFIX}")))
+    files = storage.glob(storage.join(span_folder, "*", f"*{SHARD_SUFFIX}"))
     features = {}
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
         example = tf.io.parse_single_example(record, spec)
@@ -133,6 +133,8 @@ def caption_videos(
             for these videos: no second ResNet152 pass is needed).
         frames_dir: where the key frames are saved as PNG.
     """
+    import io
+
     from PIL import Image
 
     from beam_jobs.frame_sampling import sample_times
@@ -142,7 +144,6 @@ def caption_videos(
     missing = [v["id"] for v in videos if v["id"] not in features]
     if missing:
         raise RuntimeError(f"the feature job wrote no features for {missing}")
-    os.makedirs(frames_dir, exist_ok=True)
     with CaptionClient(server_target, model_name=model_name) as client:
         answers = [client.caption_features([features[v["id"]]])[0] for v in videos]
     results = []
@@ -151,8 +152,10 @@ def caption_videos(
         clip = decode_video(video["path"])
         key = int(answer[contract.OUT_KEY_FRAME])
         times = sample_times(0.0, clip.duration_s, len(clip.frames))
-        png = os.path.join(frames_dir, f"{video['id']}_key_frame.png")
-        Image.fromarray(clip.frames[key]).save(png)
+        png = storage.join(frames_dir, f"{video['id']}_key_frame.png")
+        encoded = io.BytesIO()
+        Image.fromarray(clip.frames[key]).save(encoded, format="PNG")
+        storage.write_bytes(png, encoded.getvalue())  # frames_dir may be remote
         results.append(
             CaptionedVideo(
                 video["id"], video["split"], answer[contract.OUT_CAPTION], key,
@@ -187,7 +190,7 @@ def run_demo(root: str = DEFAULT_ROOT, config_path=DEMO_CONFIG) -> DemoResult:
     pushed = pushed_model_dir(run)
 
     serving_dir = config.push_destination
-    if not os.path.isdir(serving_dir) or not any(d.isdigit() for d in os.listdir(serving_dir)):
+    if not storage.isdir(serving_dir) or not any(d.isdigit() for d in storage.listdir(serving_dir)):
         raise RuntimeError(
             f"no blessed model has ever been pushed to {serving_dir}; the Evaluator said:\n"
             + (report.table() if report else "(no evaluation)")
@@ -198,7 +201,7 @@ def run_demo(root: str = DEFAULT_ROOT, config_path=DEMO_CONFIG) -> DemoResult:
     try:
         captions = caption_videos(
             server.grpc_target, config.serving.model_name, sample_videos(),
-            read_span_features(span_folder), os.path.join(config.path("."), "key_frames"),
+            read_span_features(span_folder), storage.join(config.path("."), "key_frames"),
         )
     finally:
         server.stop()
@@ -223,6 +226,12 @@ def format_demo(result: DemoResult) -> str:
         lines.append(
             f"  {'':20} key frame {c.key_frame} at {c.key_frame_time_s:.2f} s -> {c.key_frame_png}"
             f"  (version {c.model_version}, {c.latency_ms:.0f} ms)"
+        )
+    if result.captions:
+        lines.append(
+            "  (key frame = the refocus module's pick, where step 2 re-encodes the video from; "
+            "`vre explain` also draws the decoder's temporal attention per word, and "
+            "docs/model.md says how well each finds the captioned moment)"
         )
     lines.append("")
     lines.append(

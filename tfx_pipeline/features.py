@@ -4,17 +4,16 @@ Layout (the Beam feature job's output, one folder per span):
     <data_root>/span-<N>/<split>/part-XXXXX-of-NNNNN.tfrecord.gz
     <data_root>/span-<N>/metadata.json, dead_letter.jsonl
 ImportExampleGen reads the highest N, so adding span-<N+1> is how new videos reach training.
+The data_root may be remote (gs://...): everything here goes through vre_common.storage.
 """
 
 from __future__ import annotations
 
-import glob
 import logging
-import os
 import re
 
 from tfx_pipeline.config import PipelineConfig, expand
-from vre_common import contract
+from vre_common import contract, storage
 
 log = logging.getLogger(__name__)
 
@@ -22,30 +21,26 @@ _SPAN_DIR = re.compile(r"^span-(\d+)$")
 
 
 def span_dir(data_root: str, span: int) -> str:
-    return os.path.join(data_root, f"span-{span}")
+    return storage.join(data_root, f"span-{span}")
 
 
 def span_has_records(path: str) -> bool:
     """True when every split folder of the span holds at least one record file."""
-    return all(glob.glob(os.path.join(path, split, "*")) for split in contract.SPLITS)
+    return all(storage.glob(storage.join(path, split, "*")) for split in contract.SPLITS)
 
 
 def latest_span(data_root: str) -> int | None:
     """The highest span number with records in every split, or None.
 
-    Bucket URIs are not listed here (ImportExampleGen resolves them itself); they return -1.
-
     Args:
-        data_root: the folder of span-<N> folders.
+        data_root: the folder of span-<N> folders (local or remote).
     """
-    if "://" in data_root:
-        return -1
-    if not os.path.isdir(data_root):
+    if not storage.isdir(data_root):
         return None
     spans = []
-    for name in os.listdir(data_root):
+    for name in storage.listdir(data_root):
         match = _SPAN_DIR.match(name)
-        if match and span_has_records(os.path.join(data_root, name)):
+        if match and span_has_records(storage.join(data_root, name)):
             spans.append(int(match.group(1)))
     return max(spans) if spans else None
 
@@ -72,11 +67,11 @@ def ensure_features(config: PipelineConfig) -> str | None:
 
     argv = [expand(a) for a in config.data.extract_argv] + ["--output_dir", out]
     log.info("extracting features: beam_jobs.feature_job.run(%s)", argv)
-    feature_job.run(argv)
+    feature_job.run(argv, show_progress=True)
     if not span_has_records(out):
         raise RuntimeError(
             f"the feature job wrote no records for some split under {out} "
             f"(every split of {contract.SPLITS} needs at least one video; see "
-            f"{os.path.join(out, feature_job.DEAD_LETTER_FILE)})"
+            f"{storage.join(out, feature_job.DEAD_LETTER_FILE)})"
         )
     return out

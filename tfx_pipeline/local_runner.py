@@ -9,15 +9,27 @@ from __future__ import annotations
 import logging
 import os
 
-from tfx_pipeline.config import PipelineConfig
+from tfx_pipeline.config import ConfigError, PipelineConfig
 from tfx_pipeline.run_results import PipelineRun, read_run
 
 log = logging.getLogger(__name__)
 
 
 def sqlite_metadata_config(metadata_path: str):
-    """The ML Metadata connection config of a SQLite file (its folder is created)."""
+    """The ML Metadata connection config of a SQLite file (its folder is created).
+
+    SQLite needs a local file: with a remote root (gs://), set `metadata_path` to a local path
+    (the store is the orchestrator's own database, not a pipeline output).
+    """
     from tfx import v1 as tfx
+
+    from vre_common import storage
+
+    if storage.is_remote(metadata_path):
+        raise ConfigError(
+            f"metadata_path {metadata_path!r} is remote: the local runner's ML Metadata store is a "
+            "SQLite file and needs a local path (set metadata_path to an absolute local path)"
+        )
 
     os.makedirs(os.path.dirname(os.path.abspath(metadata_path)), exist_ok=True)
     return tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)

@@ -8,10 +8,10 @@ TFMA's validation file, and the pushed folder from the Pusher's `pushed_model` a
 from __future__ import annotations
 
 import dataclasses
-import os
 
 from tfx_pipeline import pipeline as nodes
 from tfx_pipeline.run_results import PipelineRun
+from vre_common import storage
 
 # TFMA's model names in a candidate-vs-baseline evaluation (tfma.CANDIDATE_KEY/BASELINE_KEY).
 CANDIDATE = "candidate"
@@ -106,8 +106,8 @@ def evaluation_report(run: PipelineRun) -> EvaluationReport | None:
     uri = evaluator.output("evaluation").uri
     candidate, baseline = load_evaluation(uri)
     blessing = evaluator.output("blessing")
-    blessed = bool(blessing.properties.get("blessed")) or os.path.exists(
-        os.path.join(blessing.uri, "BLESSED")
+    blessed = bool(blessing.properties.get("blessed")) or storage.exists(
+        storage.join(blessing.uri, "BLESSED")
     )
     return EvaluationReport(candidate, baseline, blessed, _validation_failures(uri), uri)
 

@@ -13,7 +13,7 @@ import logging
 import os
 
 from tfx_pipeline.model_configs import apply_step_limits
-from vre_common import contract
+from vre_common import contract, storage
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +21,24 @@ SUMMARY_FILE = "training_summary.json"
 RESOLVED_CONFIG_FILE = "resolved_config.json"
 
 
+def is_multi_worker(tf_config: dict) -> bool:
+    """True when TF_CONFIG names more than one training process (chief + workers).
+
+    Vertex AI custom jobs (TFX's Vertex Trainer, config.VertexTrainingConfig) and Kubeflow
+    TFJobs set TF_CONFIG in every replica: {"cluster": {"chief": [...], "worker": [...]},
+    "task": {"type": ..., "index": ...}}. Parameter servers and evaluators do not train here.
+    """
+    cluster = tf_config.get("cluster", {}) or {}
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1
+
+
 def _distribution_strategy():
     """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster of several workers, else None.
 
     The TFX Trainer is launched once per worker with TF_CONFIG set (e.g. by a Kubernetes
-    TFJob); a single process needs no strategy.
+    TFJob or a Vertex AI custom job); a single process needs no strategy.
     """
-    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    workers = tf_config.get("cluster", {}).get("worker", [])
-    if len(workers) + len(tf_config.get("cluster", {}).get("chief", [])) > 1:
+    if is_multi_worker(json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")):
         import tensorflow as tf
 
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -89,24 +98,25 @@ def run_fn(fn_args) -> None:
     )
     schedule_config = ScheduleConfig.from_dict(schedule_dict)
 
-    run_dir = fn_args.model_run_dir
-    os.makedirs(run_dir, exist_ok=True)
-    with open(os.path.join(run_dir, RESOLVED_CONFIG_FILE), "w") as f:
-        json.dump({"model": model_config.to_dict(), "schedule": schedule_config.to_dict()}, f,
-                  indent=2)
+    run_dir = fn_args.model_run_dir  # on Kubeflow/Vertex under a gs:// pipeline root
+    storage.write_json(
+        storage.join(run_dir, RESOLVED_CONFIG_FILE),
+        {"model": model_config.to_dict(), "schedule": schedule_config.to_dict()},
+    )
 
     summary = run_schedule(
         train_files=list(fn_args.train_files),
         eval_files=list(fn_args.eval_files),
         model_config=model_config,
         schedule_config=schedule_config,
-        working_dir=os.path.join(run_dir, "checkpoints"),
+        working_dir=storage.join(run_dir, "checkpoints"),
         serving_model_dir=fn_args.serving_model_dir,
-        log_dir=os.path.join(run_dir, "logs"),
+        log_dir=storage.join(run_dir, "logs"),
         strategy=_distribution_strategy(),
     )
-    with open(os.path.join(run_dir, SUMMARY_FILE), "w") as f:
-        json.dump(summary, f, indent=2, default=str)
+    storage.write_text(
+        storage.join(run_dir, SUMMARY_FILE), json.dumps(summary, indent=2, default=str) + "\n"
+    )
 
     warmup_count = int(custom.get("warmup_examples", 0))
     batches = read_warmup_batches(fn_args.eval_files, model_config.to_dict(), warmup_count)

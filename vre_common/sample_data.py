@@ -47,11 +47,15 @@ def sample_videos() -> list[dict]:
     return records
 
 
-def write_sample_manifest(path) -> pathlib.Path:
-    """Writes the sample videos as a JSONL manifest (the plain-manifest input format)."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
-        for record in sample_videos():
-            f.write(json.dumps(record) + "\n")
-    return path
+def write_sample_manifest(path, videos=None) -> str:
+    """Writes the sample videos as a JSONL manifest (the plain-manifest input format).
+
+    Args:
+        path: the manifest to write (local or remote, e.g. gs://).
+        videos: the records to write; `sample_videos()` by default (pass copies whose "path"
+            points elsewhere, e.g. at the videos uploaded to a bucket).
+    """
+    from vre_common import storage
+
+    records = sample_videos() if videos is None else videos
+    return storage.write_text(path, "".join(json.dumps(r) + "\n" for r in records))

@@ -5,13 +5,12 @@ parser and an in-graph id -> word table whose vocabulary file is a SavedModel as
 that imports only TensorFlow (or stock TF Serving) can caption videos.
 """
 
-import json
-import pathlib
+import os
 import tempfile
 
 import tensorflow as tf
 
-from vre_common import contract
+from vre_common import contract, storage
 from vre_keras.vocabulary import EOS_ID, PAD_ID, UNK
 
 VOCABULARY_ASSET = "vocabulary.txt"
@@ -86,16 +85,17 @@ def export_saved_model(model, vocabulary, export_dir, method=None) -> str:
             f"vocabulary has {len(vocabulary)} tokens but the model was built for "
             f"{model.vocab_size}"
         )
-    export_dir = pathlib.Path(export_dir)
-    if (export_dir / "saved_model.pb").exists():
+    export_dir = str(export_dir)  # may be remote (gs://): tf.saved_model.save writes through gfile
+    if storage.exists(storage.join(export_dir, "saved_model.pb")):
         raise FileExistsError(f"a SavedModel already exists in {export_dir}")
     method = method or model.config.decoding
     c = model.config
     with tempfile.TemporaryDirectory(prefix="vre_export_") as staging:
         # Assets are copied into export_dir/assets by the saver, under these base names.
-        vocabulary_file = vocabulary.save(pathlib.Path(staging) / VOCABULARY_ASSET)
-        config_file = pathlib.Path(staging) / CONFIG_ASSET
-        config_file.write_text(json.dumps(dict(c.to_dict(), decoding=method), indent=2))
+        # (a local staging folder: these files only feed the saver, which copies them)
+        vocabulary_file = vocabulary.save(os.path.join(staging, VOCABULARY_ASSET))
+        config_file = storage.write_json(
+            os.path.join(staging, CONFIG_ASSET), dict(c.to_dict(), decoding=method))
         module = _CaptionServingModule(model, vocabulary_file, config_file, method)
         features = tf.function(
             module.serve_features,
@@ -113,5 +113,5 @@ def export_saved_model(model, vocabulary, export_dir, method=None) -> str:
             contract.SERVING_DEFAULT: features.get_concrete_function(),
             contract.SERVE_TF_EXAMPLES: examples.get_concrete_function(),
         }
-        tf.saved_model.save(module, str(export_dir), signatures=signatures)
-    return str(export_dir)
+        tf.saved_model.save(module, export_dir, signatures=signatures)
+    return export_dir

@@ -5,9 +5,10 @@ SavedModel carries that file as an asset and maps ids back to words in-graph.
 """
 
 import collections
-import pathlib
 
 import numpy as np
+
+from vre_common import storage
 
 PAD = "<PAD>"
 BOS = "<BOS>"
@@ -101,16 +102,13 @@ class Vocabulary:
             words.append(self.tokens[i] if 0 <= i < len(self.tokens) else UNK)
         return " ".join(words)
 
-    def save(self, path) -> pathlib.Path:
-        """Writes one token per line (line number = id)."""
-        path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(self.tokens) + "\n")
-        return path
+    def save(self, path) -> str:
+        """Writes one token per line (line number = id); `path` may be remote (gs://)."""
+        return storage.write_text(path, "\n".join(self.tokens) + "\n")
 
     @classmethod
     def load(cls, path) -> "Vocabulary":
-        path = pathlib.Path(path)
-        if not path.is_file():
+        """Reads a file written by `save`; `path` may be remote (gs://)."""
+        if not storage.isfile(path):
             raise FileNotFoundError(f"vocabulary file not found: {path}")
-        return cls(path.read_text().splitlines())
+        return cls(storage.read_text(path).splitlines())

@@ -26,6 +26,7 @@ def test_sample_videos_are_real_and_cover_every_split():
 
 def test_write_sample_manifest_is_jsonl_with_one_line_per_video(tmp_path):
     path = sample_data.write_sample_manifest(tmp_path / "m.jsonl")
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    with open(path) as f:
+        lines = [json.loads(line) for line in f.read().splitlines()]
     assert [r["id"] for r in lines] == [v["id"] for v in sample_data.sample_videos()]
     assert all(set(r) == {"id", "path", "split", "captions"} for r in lines)

@@ -38,11 +38,12 @@ def _chunks(items, size):
 
 def run(args) -> int:
     import json
-    import os
     import sys
     import time
 
-    missing = [v for v in args.videos if not os.path.isfile(v)]
+    from vre_common import storage
+
+    missing = [v for v in args.videos if not storage.isfile(v)]  # local or remote (gs://)
     if missing:
         print(f"vre caption: no such video file: {', '.join(missing)}", file=sys.stderr)
         return 2

@@ -11,7 +11,8 @@ Accepted layouts (the id field may be `video_id`, `id` or `image_id`):
 
 import csv
 import json
-from pathlib import Path
+
+from vre_common import storage
 
 ID_FIELDS = ("video_id", "id", "image_id")
 
@@ -27,12 +28,14 @@ def _id_of(row: dict, where: str):
     raise CaptionFileError(f"{where}: no id field (one of {', '.join(ID_FIELDS)}) in {row!r}")
 
 
-def _load_rows(path: Path):
-    """The file as a JSON value, or a list of dict rows for JSONL and CSV."""
-    if not path.is_file():
+def _load_rows(path: str):
+    """The file (local or remote, e.g. gs://) as a JSON value, or a list of dict rows for JSONL
+    and CSV."""
+    if not storage.isfile(path):
         raise CaptionFileError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
-    suffix = path.suffix.lower()
+    text = storage.read_text(path)
+    name = storage.basename(path)
+    suffix = name[name.rindex(".") :].lower() if "." in name else ""
     if suffix == ".csv":
         rows = list(csv.DictReader(text.splitlines()))
         if not rows:
@@ -61,7 +64,7 @@ def _text(value, where: str) -> str:
 
 def load_predictions(path) -> dict[str, str]:
     """id -> predicted caption. Raises CaptionFileError naming the file and the id or row."""
-    path = Path(path)
+    path = str(path)
     data = _load_rows(path)
     if isinstance(data, dict):
         return {str(k): _text(v, f"{path}: id {k!r}") for k, v in data.items()}
@@ -81,7 +84,7 @@ def load_predictions(path) -> dict[str, str]:
 
 def load_references(path) -> dict[str, list[str]]:
     """id -> reference captions. Raises CaptionFileError naming the file and the id or row."""
-    path = Path(path)
+    path = str(path)
     data = _load_rows(path)
     if isinstance(data, dict):
         for key in ("annotations", "sentences", "videos"):
