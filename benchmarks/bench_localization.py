@@ -59,6 +59,21 @@ CONFIGS = {
                           "VRE(Vf,vs,va), refocus trained towards the decoder's attention"),
 }
 
+
+
+def _table1_configs():
+    """The paper's Table-1 rows without a refocus (VRE(Vf,vs,va) is the "paper" row above), once
+    ModelConfig knows them."""
+    try:
+        from vre_keras.config import TABLE1_ROWS, table1_row
+    except ImportError:
+        return {}
+    return {name: (table1_row(name), f"Table 1 row {name}") for name in TABLE1_ROWS
+            if table1_row(name).get("refocus", True) is False}
+
+
+CONFIGS.update(_table1_configs())
+
 METRICS = ("key_in_event", "key_over_chance", "key_mode_share", "attention_mass",
            "attention_peak_in_event", "xe1", "xe2", "accuracy1", "accuracy2", "xe2_at_event",
            "xe2_outside_event", "train_s")
@@ -68,7 +83,7 @@ def _schedule(quick):
     from vre_keras.config import ScheduleConfig
 
     if quick:
-        return ScheduleConfig(phase1_epochs=2, phase2_epochs=3, phase3_epochs=1, phase4_epochs=0,
+        return ScheduleConfig(phase1_epochs=3, phase2_epochs=3, phase3_epochs=1, phase4_epochs=0,
                               batch_size=32, shuffle_buffer=1024)
     return ScheduleConfig(phase1_epochs=3, phase2_epochs=5, phase3_epochs=2, phase4_epochs=0,
                           batch_size=32, shuffle_buffer=1024)
@@ -90,6 +105,22 @@ def _words_until_eos(tokens):
 
     stops = np.flatnonzero(np.isin(tokens, (EOS_ID, PAD_ID)))
     return int(stops[0]) + 1 if len(stops) else len(tokens)
+
+
+def _one_pass_xe(model, vocabulary, videos, temporal, spatial, audio):
+    """Teacher-forced XE (no dropout) of a one-pass model, averaged over the references."""
+    import numpy as np
+
+    from vre_keras import losses
+
+    totals = []
+    for template in range(len(videos[0].captions)):
+        ref = np.stack([vocabulary.encode(v.captions[template], model.config.max_caption_words)
+                        for v in videos])
+        result = model({"temporal": temporal, "spatial": spatial, "audio": audio,
+                        "tokens": ref}, training=False)
+        totals.append(losses.caption_cross_entropy(result["logits2"], ref).numpy())
+    return np.mean(totals)
 
 
 def evaluate(serving_dir, working_dir, videos, task, seed):
@@ -120,6 +151,16 @@ def evaluate(serving_dir, working_dir, videos, task, seed):
                          for b in range(len(videos))])  # (B, K)
 
     model, vocabulary = load_trained_model(working_dir)
+    if not getattr(model.config, "refocus", True):
+        # A Table-1 row without the refocus: one pass, no key frame; its caption is "step 2".
+        return {
+            "chance": chance_inside(videos, k),
+            "attention_mass": float(np.mean(np.sum(profiles * masks, axis=1))),
+            "attention_peak_in_event": float(np.mean(masks[np.arange(len(videos)),
+                                                           profiles.argmax(axis=1)])),
+            "accuracy2": float(np.mean([c in r for c, r in zip(captions, references)])),
+            "xe2": float(_one_pass_xe(model, vocabulary, videos, temporal, spatial, audio)),
+        }
     explained = model.explain(temporal, spatial, audio)
     step1 = [vocabulary.decode(row) for row in explained["step1_tokens"].numpy()]
 
@@ -187,7 +228,10 @@ def run_one(name, overrides, seed, args, root):
 def _summary(runs):
     summary = {}
     for metric in METRICS + ("chance",):
-        values = [r[metric] for r in runs]
+        values = [r[metric] for r in runs if r.get(metric) is not None]
+        if not values:  # e.g. no key frame in a row without a refocus
+            summary[metric] = None
+            continue
         summary[metric] = {"mean": statistics.fmean(values),
                            "std": statistics.stdev(values) if len(values) > 1 else 0.0}
     return summary
@@ -203,8 +247,8 @@ def _table(results):
     lines = [header, "-" * len(header)]
     for name, result in results.items():
         s = result["summary"]
-        cells = "".join(f"{s[key]['mean']:>8.{d}f}±{s[key]['std']:<5.{d}f}"
-                        for _, key, d in columns)
+        cells = "".join(f"{s[key]['mean']:>8.{d}f}±{s[key]['std']:<5.{d}f}" if s[key]
+                        else f"{'n/a':>14}" for _, key, d in columns)
         lines.append(f"{name:<22}{cells}")
     chance = statistics.fmean(r["summary"]["chance"]["mean"] for r in results.values())
     lines.append(f"chance (key frame or attention peak inside the event) = {chance:.3f}; "
@@ -235,9 +279,11 @@ def _run_jobs(pairs, args, argv):
             while pending and len(active) < args.jobs:
                 name, seed = pending.pop(0)
                 output = pathlib.Path(folder) / f"{name}_{seed}.json"
+                # One TF thread per pool: the jobs already fill the cores.
+                env = dict(os.environ, TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
                 command = [sys.executable, __file__, "--configs", name, "--seeds", str(seed),
                            "--output", str(output), "--jobs", "1"] + keep
-                active.append((name, seed, output, subprocess.Popen(command)))
+                active.append((name, seed, output, subprocess.Popen(command, env=env)))
             time.sleep(2)
             for job in list(active):
                 name, seed, output, process = job
@@ -265,7 +311,7 @@ def main(argv=None):
     parser.add_argument("--verbose", action="store_true", help="show training logs")
     args = parser.parse_args(argv)
     args.seeds = args.seeds if args.seeds else ([0] if args.quick else [0, 1, 2])
-    args.train_videos = args.train_videos or (160 if args.quick else 256)
+    args.train_videos = args.train_videos or (192 if args.quick else 256)
     args.test_videos = args.test_videos or (96 if args.quick else 128)
     names = args.configs or list(CONFIGS)
     unknown = [n for n in names if n not in CONFIGS]
@@ -307,7 +353,7 @@ def main(argv=None):
                     figures = run_one(name, CONFIGS[name][0], seed, args, root)
                     runs.append(figures)
                     print(f"{name} seed {seed}: " + ", ".join(
-                        f"{k}={v:.3f}" for k, v in figures.items()), flush=True)
+                        f"{k}={v:.3f}" for k, v in figures.items() if v is not None), flush=True)
                     results[name] = row(name, runs)
                     write(results)
     print()
