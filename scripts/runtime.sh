@@ -88,7 +88,7 @@ setup_native() {
 }
 
 # Enter ROOT with private mounts that vanish with the process: proc, dev, sys, the checkout at the
-# same path, ../shared beside it, and the host's uv cache (so locked installs are quick).
+# same path, ../shared beside it, the host's uv cache (so locked installs are quick) and /tmp.
 enter_root() {
   local root=$1; shift
   local shared uv_cache
@@ -117,6 +117,9 @@ enter_root() {
     mount --bind "$top" "$root$top"
     if [ -d "$shared" ]; then mkdir -p "$root$shared"; mount --bind "$shared" "$root$shared"; fi
     mount --bind "$uvc" "$root/root/.cache/uv"
+    # The host'"'"'s /tmp: what a command writes there (the demo'"'"'s /tmp/vre-demo) is where the
+    # user looks for it.
+    mount --bind /tmp "$root/tmp"
     cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
     exec chroot "$root" /usr/bin/env -i "${envs[@]}" \
       /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"

@@ -21,6 +21,7 @@ from vre_common.contract import (
     OUT_CAPTION,
     OUT_KEY_FRAME,
     OUT_KEY_FRAME_PROBS,
+    OUT_TEMPORAL_ATTENTION,
     OUT_TOKENS,
     SERVING_DEFAULT,
     SPATIAL,
@@ -89,12 +90,13 @@ class CaptionClient:
             e.code(),
         ) from e
 
-    def caption_features(self, features_batch: list[dict]) -> list[dict]:
+    def caption_features(self, features_batch: list[dict], attention=False) -> list[dict]:
         """Captions a batch of videos in one Predict call.
 
         Args:
             features_batch: one dict per video with `temporal` [K, C], `spatial` [N*M, C] and
                 `audio` [128] (what `VideoFeatureExtractor.extract` returns).
+            attention: also return the decoder's `temporal_attention` [L, K] per video.
 
         Returns:
             One dict per video: `caption` (str), `key_frame` (int), `key_frame_probs` (list of
@@ -115,15 +117,16 @@ class CaptionClient:
             except ValueError as e:
                 raise ValueError(f"the videos' {name!r} features differ in shape: {e}") from e
         request = make_predict_request(self.model_name, inputs, self.signature_name)
-        request.output_filter.extend(_OUTPUTS)
+        outputs = _OUTPUTS + ((OUT_TEMPORAL_ATTENTION,) if attention else ())
+        request.output_filter.extend(outputs)
         started = time.perf_counter()
         try:
             response = self._predict.Predict(request, timeout=self.timeout_s)
         except grpc.RpcError as e:
             self._fail("Predict", e)
         predict_ms = (time.perf_counter() - started) * 1000.0
-        out = {name: tf.make_ndarray(response.outputs[name]) for name in _OUTPUTS}
-        return [
+        out = {name: tf.make_ndarray(response.outputs[name]) for name in outputs}
+        answers = [
             {
                 "caption": out[OUT_CAPTION][i].decode("utf-8"),
                 "key_frame": int(out[OUT_KEY_FRAME][i]),
@@ -134,6 +137,10 @@ class CaptionClient:
             }
             for i in range(len(features_batch))
         ]
+        if attention:
+            for i, answer in enumerate(answers):
+                answer[OUT_TEMPORAL_ATTENTION] = out[OUT_TEMPORAL_ATTENTION][i]
+        return answers
 
     def model_status(self) -> list[tuple[int, str]]:
         """(version, state name) of every version the server knows of the model."""

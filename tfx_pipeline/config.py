@@ -98,7 +98,10 @@ class TrainerConfig:
 
     Attributes:
         model_preset: "paper" (the paper's sizes) or "tiny" (vre_keras ModelConfig.tiny()).
-        model: overrides of ModelConfig fields applied on top of the preset.
+        model_row: the paper's Table-1 model: "VRE(Vf,vs,va)" (the full model), "Vf+vs",
+            "KBiGRU(Vf)" or "KBiGRU(Vf)+vs+va" (vre_keras.config.TABLE1_ROWS); its fields are
+            applied on top of the preset.
+        model: overrides of ModelConfig fields applied on top of the preset and the row.
         schedule: overrides of ScheduleConfig fields.
         train_steps: TrainArgs.num_steps; None or 0 lets the schedule decide.
         eval_steps: EvalArgs.num_steps; None or 0 evaluates the whole eval split.
@@ -108,6 +111,7 @@ class TrainerConfig:
     """
 
     model_preset: str = "paper"
+    model_row: str = "VRE(Vf,vs,va)"
     model: dict[str, Any] = dataclasses.field(default_factory=dict)
     schedule: dict[str, Any] = dataclasses.field(default_factory=dict)
     train_steps: int | None = None
@@ -257,6 +261,13 @@ class PipelineConfig:
             raise ConfigError(
                 f"{source}: trainer.model_preset must be one of {MODEL_PRESETS}, "
                 f"got {self.trainer.model_preset!r}"
+            )
+        from vre_keras.config import TABLE1_ROWS  # (no TF: plain dataclasses)
+
+        if self.trainer.model_row not in TABLE1_ROWS:
+            raise ConfigError(
+                f"{source}: trainer.model_row must be one of {list(TABLE1_ROWS)}, "
+                f"got {self.trainer.model_row!r}"
             )
         for name in ("train_steps", "eval_steps"):
             steps = getattr(self.trainer, name)

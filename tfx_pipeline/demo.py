@@ -36,6 +36,15 @@ RANDOM_WEIGHTS_NOTICE = (
 )
 
 
+WHAT_TO_EXPECT = (
+    "What to expect: the two training videos should get one of their own reference captions "
+    "(the model has learnt them). The validation and test videos were never trained on; with "
+    "random CNN weights and two training videos nothing can describe an unseen video, so their "
+    "captions only show that the served model answers. Real captions need real ResNet152 / "
+    "VGGish weights and a real dataset (README: the parts; docs/feature_extraction.md)."
+)
+
+
 @dataclasses.dataclass
 class CaptionedVideo:
     """One sample video captioned by the served model.
@@ -52,6 +61,9 @@ class CaptionedVideo:
         key_frame_png: the key frame saved as an image.
         latency_ms: the gRPC Predict round trip.
         model_version: the served version that answered.
+        is_reference: the caption is one of the video's reference captions, word for word.
+        figures: the key-frame strip (the refocus module's α and pick) and the heat map of the
+            decoder's temporal attention per word, drawn from the served outputs.
     """
 
     video_id: str
@@ -62,6 +74,8 @@ class CaptionedVideo:
     key_frame_png: str
     latency_ms: float
     model_version: int
+    is_reference: bool
+    figures: list[str]
 
 
 @dataclasses.dataclass
@@ -87,11 +101,15 @@ def demo_config(root: str, config_path=DEMO_CONFIG) -> PipelineConfig:
     config = load_config(config_path, overrides={"root": str(root)})
     manifest = write_sample_manifest(storage.join(config.path("."), "sample_manifest.jsonl"))
     config.data.extract_argv = [
-        "--dataset", "manifest",
-        "--manifest", str(manifest),
+        "--dataset",
+        "manifest",
+        "--manifest",
+        str(manifest),
         "--allow_random_weights",
-        "--direct_running_mode", "in_memory",
-        "--direct_num_workers", "1",
+        "--direct_running_mode",
+        "in_memory",
+        "--direct_num_workers",
+        "1",
     ]
     return config
 
@@ -145,7 +163,7 @@ def caption_videos(
     if missing:
         raise RuntimeError(f"the feature job wrote no features for {missing}")
     with CaptionClient(server_target, model_name=model_name) as client:
-        answers = [client.caption_features([features[v["id"]]])[0] for v in videos]
+        answers = [client.caption_features([features[v["id"]]], attention=True)[0] for v in videos]
     results = []
     for video, answer in zip(videos, answers):
         # Decoded again only to show the key frame: the same K frames the features came from.
@@ -156,13 +174,50 @@ def caption_videos(
         encoded = io.BytesIO()
         Image.fromarray(clip.frames[key]).save(encoded, format="PNG")
         storage.write_bytes(png, encoded.getvalue())  # frames_dir may be remote
+        figures = _draw_figures(video, answer, clip.frames, frames_dir)
         results.append(
             CaptionedVideo(
-                video["id"], video["split"], answer[contract.OUT_CAPTION], key,
-                float(times[key]), png, answer["predict_ms"], answer["model_version"],
+                video["id"],
+                video["split"],
+                answer[contract.OUT_CAPTION],
+                key,
+                float(times[key]),
+                png,
+                answer["predict_ms"],
+                answer["model_version"],
+                answer[contract.OUT_CAPTION].strip() in {c.strip() for c in video["captions"]},
+                figures,
             )
         )
     return results
+
+
+def _draw_figures(video, answer, frames, folder):
+    """The key-frame strip and the temporal-attention heat map of one served answer."""
+    from vre_keras import plots
+
+    caption = answer[contract.OUT_CAPTION]
+    key = int(answer[contract.OUT_KEY_FRAME])
+    strip = plots.key_frame_figure(
+        frames,
+        contract.NUM_FRAMES // 2,
+        key,
+        None,
+        caption,
+        storage.join(folder, f"{video['id']}_key_frames.png"),
+        key_frame_probs=answer[contract.OUT_KEY_FRAME_PROBS],
+        references=video["captions"],
+    )
+    words = caption.split() + ["<EOS>"]
+    attention = answer[contract.OUT_TEMPORAL_ATTENTION]
+    heat_map = plots.temporal_attention_figure(
+        frames,
+        attention[: len(words)],
+        words[: len(attention)],
+        storage.join(folder, f"{video['id']}_temporal_attention.png"),
+        key_frame=key,
+    )
+    return [strip, heat_map]
 
 
 def run_demo(root: str = DEFAULT_ROOT, config_path=DEMO_CONFIG) -> DemoResult:
@@ -200,8 +255,11 @@ def run_demo(root: str = DEFAULT_ROOT, config_path=DEMO_CONFIG) -> DemoResult:
     server.start()
     try:
         captions = caption_videos(
-            server.grpc_target, config.serving.model_name, sample_videos(),
-            read_span_features(span_folder), storage.join(config.path("."), "key_frames"),
+            server.grpc_target,
+            config.serving.model_name,
+            sample_videos(),
+            read_span_features(span_folder),
+            storage.join(config.path("."), "key_frames"),
         )
     finally:
         server.stop()
@@ -217,24 +275,29 @@ def format_demo(result: DemoResult) -> str:
     lines.append(result.report.table() if result.report else "Evaluator: no evaluation")
     lines.append("")
     lines.append(
-        f"pushed this run: {result.pushed_dir}" if result.pushed_dir
+        f"pushed this run: {result.pushed_dir}"
+        if result.pushed_dir
         else "this run pushed nothing (not blessed); serving the latest pushed version"
     )
     lines += ["", "captions from the local TF Serving-protocol server (gRPC Predict):"]
     for c in result.captions:
-        lines.append(f"  {c.video_id:20} [{c.split:10}] {c.caption!r}")
+        if c.split == "train":
+            known = "a reference caption" if c.is_reference else "NOT a reference caption"
+        else:
+            known = "unseen in training"
+        lines.append(f"  {c.video_id:20} [{c.split:10}] {c.caption!r}  ({known})")
         lines.append(
             f"  {'':20} key frame {c.key_frame} at {c.key_frame_time_s:.2f} s -> {c.key_frame_png}"
             f"  (version {c.model_version}, {c.latency_ms:.0f} ms)"
         )
+        lines.append(f"  {'':20} figures: {', '.join(c.figures)}")
     if result.captions:
         lines.append(
             "  (key frame = the refocus module's pick, where step 2 re-encodes the video from; "
             "`vre explain` also draws the decoder's temporal attention per word, and "
             "docs/model.md says how well each finds the captioned moment)"
         )
+        lines += ["", WHAT_TO_EXPECT]
     lines.append("")
-    lines.append(
-        "timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.timings_s.items())
-    )
+    lines.append("timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.timings_s.items()))
     return "\n".join(lines)

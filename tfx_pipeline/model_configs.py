@@ -17,24 +17,26 @@ def resolve_model_configs(trainer_config) -> tuple[dict[str, Any], dict[str, Any
 
     The "tiny" preset is vre_keras's `ModelConfig.tiny()` (hidden size 8) at the feature sizes
     of Contract 1 (K frames, C channels, N*M regions), because the pipeline trains on the Beam
-    job's real features; the "paper" preset is the paper's configuration. Overrides are applied
-    on top and validated by vre_keras.
+    job's real features; the "paper" preset is the paper's configuration. The Table-1 row's
+    fields (`model_row`, vre_keras.config.TABLE1_ROWS) come next, then the overrides; vre_keras
+    validates the result.
 
     Args:
         trainer_config: the `trainer` section of a pipeline config.
     """
-    from vre_keras.config import ModelConfig, ScheduleConfig
+    from vre_keras.config import ModelConfig, ScheduleConfig, table1_row
 
     feature_sizes = dict(
         num_frames=contract.NUM_FRAMES,
         channels=contract.FEATURE_CHANNELS,
         num_regions=contract.NUM_REGIONS,
     )
+    row = table1_row(getattr(trainer_config, "model_row", "VRE(Vf,vs,va)"))
     if trainer_config.model_preset == "tiny":
-        model = ModelConfig.tiny(**{**feature_sizes, **trainer_config.model})
+        model = ModelConfig.tiny(**{**feature_sizes, **row, **trainer_config.model})
         schedule = ScheduleConfig.tiny(**trainer_config.schedule)
     elif trainer_config.model_preset == "paper":
-        model = ModelConfig(**trainer_config.model)
+        model = ModelConfig(**{**row, **trainer_config.model})
         schedule = ScheduleConfig(**trainer_config.schedule)
     else:
         raise ValueError(f"unknown model preset {trainer_config.model_preset!r}")

@@ -52,6 +52,7 @@ class ProgressReporter:
         self.postfix = {}
         self._start = time.monotonic()
         self._last_line = self._start
+        self._first = None  # (time, done) at the first update: the rate starts there
         terminal = quiet_output.stderr_is_terminal() if terminal is None else terminal
         self._bar = None
         if enabled and terminal:
@@ -65,6 +66,8 @@ class ProgressReporter:
             return
         self.done += n
         self.postfix.update(postfix)
+        if self._first is None:
+            self._first = (time.monotonic(), self.done)
         if self._bar is not None:
             if postfix:
                 self._bar.set_postfix(self._formatted_postfix(), refresh=False)
@@ -77,8 +80,12 @@ class ProgressReporter:
 
     def line(self) -> str:
         """`desc: done/total unit (rate, ETA) key=value ...`, as logged."""
-        elapsed = time.monotonic() - self._start
-        rate = self.done / elapsed if elapsed > 0 else 0.0
+        now = time.monotonic()
+        elapsed = now - self._start
+        # From the first unit on: the first one also pays for start-up (tracing, model load).
+        rate = 0.0
+        if self._first and self.done > self._first[1] and now > self._first[0]:
+            rate = (self.done - self._first[1]) / (now - self._first[0])
         count = f"{self.done}/{self.total}" if self.total else f"{self.done}"
         parts = [f"{self.desc}: {count} {self.unit}s", f"{rate:.3g} {self.unit}s/s"]
         if self.total and rate > 0 and self.done < self.total:

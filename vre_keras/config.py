@@ -241,6 +241,12 @@ class ScheduleConfig:
             kept): a caption metric of the greedy step-2 captions of the validation videos,
             "CIDEr-D" (default), "Bleu_4", "ROUGE_L", "METEOR", "CIDEr", ..., or "xe2" (lowest
             validation XE2). Without validation files the training XE2 decides.
+        checkpoint_every_steps: also checkpoint every this many training steps inside an epoch
+            (None: at epoch ends only). A resumed run continues from the last such step; a SIGTERM
+            always writes one more checkpoint at the next step (vre_keras/step_checkpoint.py).
+        max_consecutive_nonfinite_steps: stop training with NonFiniteTrainingError after this many
+            steps in a row whose loss or gradient was NaN/inf (each such step is skipped, not
+            applied; vre_keras/nan_guard.py).
     """
 
     phase1_epochs: int = 5
@@ -251,6 +257,8 @@ class ScheduleConfig:
     steps_per_epoch: int | None = None
     eval_steps: int | None = None
     shuffle_buffer: int = 2048
+    checkpoint_every_steps: int | None = None
+    max_consecutive_nonfinite_steps: int = 20
     phase2_selection: str = "CIDEr-D"
 
     def __post_init__(self):
@@ -258,11 +266,11 @@ class ScheduleConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"ScheduleConfig.{name} must be an int >= 0, got {value!r}")
-        for name in ("batch_size", "shuffle_buffer"):
+        for name in ("batch_size", "shuffle_buffer", "max_consecutive_nonfinite_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"ScheduleConfig.{name} must be a positive int, got {value!r}")
-        for name in ("steps_per_epoch", "eval_steps"):
+        for name in ("steps_per_epoch", "eval_steps", "checkpoint_every_steps"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"ScheduleConfig.{name} must be None or a positive int")

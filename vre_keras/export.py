@@ -3,6 +3,10 @@
 The graph holds the weights, the decoding loop (greedy or beam, `tf.while_loop`), the Example
 parser and an in-graph id -> word table whose vocabulary file is a SavedModel asset, so a process
 that imports only TensorFlow (or stock TF Serving) can caption videos.
+
+Every Table-1 row (ModelConfig.table1_row) exports the same signatures and outputs. Rows without
+the refocus ("Vf+vs", "KBiGRU(Vf)", "KBiGRU(Vf)+vs+va") predict no key frame: `key_frame` is -1
+and `key_frame_probs` all 0; "KBiGRU(Vf)" has no spatial attention, so `spatial_attention` is 0.
 """
 
 import os

@@ -42,7 +42,8 @@ def key_frame_figure(frames, default_key_frame, key_frame, step1_caption, step2_
         frames: uint8 [K, H, W, 3] sampled frames.
         default_key_frame: step 1's key frame (K // 2).
         key_frame: the refocused key frame.
-        step1_caption, step2_caption: the captions of the two steps.
+        step1_caption, step2_caption: the captions of the two steps (step1_caption None: not
+            shown, e.g. for a served model, which answers with step 2's caption only).
         path: PNG to write.
         key_frame_probs: optional α [K], drawn as bars under the strip.
         references: optional ground-truth captions to print.
@@ -79,8 +80,8 @@ def key_frame_figure(frames, default_key_frame, key_frame, step1_caption, step2_
             bar.bar([0], [float(key_frame_probs[i])], color=color or "grey")
             bar.set_ylim(0, max(float(np.max(key_frame_probs)), 1e-6))
             bar.axis("off")
-    text = [f"STEP1 (frame {int(default_key_frame)}): {step1_caption}",
-            f"STEP2 (frame {int(key_frame)}): {step2_caption}"]
+    text = [f"STEP1 (frame {int(default_key_frame)}): {step1_caption}"] if step1_caption else []
+    text.append(f"STEP2 (frame {int(key_frame)}): {step2_caption}")
     text += [f"GT: {r}" for r in references[:2]]
     fig.suptitle("\n".join(text), fontsize=9, x=0.01, ha="left")
     return _save_png(plt, fig, path)

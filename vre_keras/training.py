@@ -12,14 +12,20 @@ Every phase has its own Adam (fresh moments and bias correction from its own fir
 phases optimise different losses, and variables first trained in phase 2 would otherwise get a
 bias correction computed from phase 1's step count. The checkpoint holds the current phase's.
 
-State after every epoch (weights, optimizer, per-video tables) goes to a tf.train.Checkpoint and a
-progress file under working_dir, so a killed run continues from its last finished epoch.
+State after every epoch (weights, optimizer, per-video tables, random-generator states and the
+position phase/epoch/step) goes to a tf.train.Checkpoint under working_dir, and a copy of the
+position to progress.json, so a killed run continues from its last finished epoch. With
+`checkpoint_every_steps` it is also saved every N steps, and a SIGTERM saves it at the next step
+and ends the run with TrainingPreempted (exit code 143): the next run continues from that step
+(step_checkpoint.py, preemption.py). A step whose loss or gradient is NaN/inf is skipped
+(nan_guard.py).
 
 Every directory may be remote (gs://...): all file access goes through vre_common.storage
 (tf.io.gfile); Keras `.h5` weights, which h5py reads and writes only locally, are staged locally.
 """
 
 import logging
+import math
 
 from vre_common import storage
 from vre_keras.config import ModelConfig, ScheduleConfig
@@ -78,7 +84,7 @@ class _Progress:
 
     def __init__(self, path):
         self.path = path
-        self.state = {"phase": 1, "epoch": 0, "history": {}, "best_phase2": None,
+        self.state = {"phase": 1, "epoch": 0, "step": 0, "history": {}, "best_phase2": None,
                       "key_frames_fixed": False, "exported": False}
         if storage.exists(path):
             self.state.update(storage.read_json(path))
@@ -147,7 +153,24 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         dict with per-phase histories (loss, xe1, xe2, lr_plus, reward, ... and val_*), the
         vocabulary size, the number of training videos, the saved key-frame histogram and the
         export path.
+
+    Raises:
+        NonFiniteTrainingError: too many steps in a row had a NaN/inf loss or gradient.
+        TrainingPreempted: SIGTERM arrived; a checkpoint was written (a SystemExit with code 143).
     """
+    import tensorflow as tf
+
+    from vre_keras.preemption import SigtermWatcher
+
+    strategy = strategy or tf.distribute.get_strategy()
+    with SigtermWatcher(strategy) as watcher:  # SIGTERM: checkpoint at the next step, then stop
+        return _run_schedule(train_files, eval_files, model_config, schedule_config, working_dir,
+                             serving_model_dir, log_dir, strategy, show_progress, watcher)
+
+
+def _run_schedule(train_files, eval_files, model_config, schedule_config, working_dir,
+                  serving_model_dir, log_dir, strategy, show_progress, watcher):
+    """The body of run_schedule, inside its SigtermWatcher."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -157,6 +180,10 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
     from vre_keras.feature_standardization import training_set_moments
     from vre_keras.training_progress import TrainingProgress
     from vre_keras.export import export_saved_model
+    from vre_keras.nan_guard import NonFiniteStepGuard
+    from vre_keras.preemption import TrainingPreempted
+    from vre_keras.step_checkpoint import (ProgressState, StepCheckpoint, epoch_shuffle_seed,
+                                           random_state_variables)
     from vre_keras.model_selection import is_better
     from vre_keras.vocabulary import Vocabulary
     from vre_keras.vre_captioner import PHASE_JOINT, PHASE_SELF_CRITICAL, VRECaptioner
@@ -165,7 +192,6 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         model_config)
     schedule = (schedule_config if isinstance(schedule_config, ScheduleConfig)
                 else ScheduleConfig.from_dict(schedule_config))
-    strategy = strategy or tf.distribute.get_strategy()
     chief = _is_chief(strategy)
     working_dir = str(working_dir)
     own_dir = _worker_dir(working_dir, strategy, chief)
@@ -207,23 +233,36 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
     progress = _Progress(storage.join(working_dir, PROGRESS_FILE))
     optimizer = phase_optimizer(progress.state["phase"])
     optimizer_steps = {}
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    manager = tf.train.CheckpointManager(
-        checkpoint, storage.join(own_dir, CHECKPOINTS_DIR), max_to_keep=2
-    )
+    # The position (progress.state) is saved inside the checkpoint, so restoring gives the
+    # phase/epoch/step its weights belong to.
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                     random_state=random_state_variables(model),
+                                     progress=ProgressState(progress.state))
+    checkpoint_dir = storage.join(own_dir, CHECKPOINTS_DIR)
+    manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=2)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+        _log.info("resumed from %s at phase %s epoch %s step %s", manager.latest_checkpoint,
+                  progress.state["phase"], progress.state["epoch"], progress.state.get("step", 0))
     progress.state["num_videos"] = len(video_ids)
     progress.state["captions_per_video"] = captions_per_video
-    if manager.latest_checkpoint and progress.state["epoch"] + progress.state["phase"] > 1:
-        checkpoint.restore(manager.latest_checkpoint).expect_partial()
-        _log.info("resumed from %s at phase %s epoch %s", manager.latest_checkpoint,
-                  progress.state["phase"], progress.state["epoch"])
 
     repeat = schedule.steps_per_epoch is not None
 
-    def train_data(per_video=False):
-        return make_dataset(train_files, config, vocabulary, schedule.batch_size, shuffle=True,
+    def train_data(phase, epoch, skip, per_video=False):
+        """This epoch's batches. A seed per (phase, epoch) gives the same order in every run, so a
+        resumed epoch skips the `skip` batches it already trained on and goes on from there."""
+        data = make_dataset(train_files, config, vocabulary, schedule.batch_size, shuffle=True,
                             repeat=repeat, video_ids=video_ids, per_video=per_video,
-                            shuffle_buffer=schedule.shuffle_buffer, seed=config.seed)
+                            shuffle_buffer=schedule.shuffle_buffer,
+                            seed=epoch_shuffle_seed(config.seed, phase, epoch))
+        return data.skip(skip) if skip else data
+
+    def steps_in_epoch(per_video):
+        if repeat:
+            return schedule.steps_per_epoch
+        elements = len(video_ids) if per_video else sum(len(references[v]) for v in video_ids)
+        return math.ceil(elements / schedule.batch_size)
 
     eval_data = None
     if eval_files:
@@ -234,6 +273,18 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         manager.save()
         if chief:
             progress.save()
+
+    def save_step(step):  # a checkpoint inside an epoch, after `step` of its steps
+        progress.state["step"] = step
+        save_epoch()
+
+    def stop_if_preempted():
+        """Called right after a checkpoint outside the epochs: stop there on SIGTERM."""
+        if watcher.stop_requested():
+            where = f"phase {progress.state['phase']} epoch {progress.state['epoch']} end"
+            _log.warning("SIGTERM: checkpoint written at %s; stopping", where)
+            raise TrainingPreempted(f"training stopped on SIGTERM after a checkpoint at {where}; "
+                                    "run it again with the same working_dir to continue")
 
     for phase in (1, 2, 3, 4):
         if phase == 3 and not progress.state["key_frames_fixed"]:
@@ -248,11 +299,12 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                                    dict(zip(video_ids, table.tolist())), indent=1)
             progress.state["key_frames_fixed"] = True
             save_epoch()
+            stop_if_preempted()
         epochs = _epochs(schedule, phase)
         if phase < progress.state["phase"] or epochs == 0:
             continue
         if phase > progress.state["phase"]:
-            progress.state.update(phase=phase, epoch=0)
+            progress.state.update(phase=phase, epoch=0, step=0)
             optimizer = phase_optimizer(phase)
             checkpoint.optimizer = optimizer  # the checkpoint now tracks this phase's state
         if phase == PHASE_SELF_CRITICAL:
@@ -261,20 +313,28 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
             model.set_reward(CaptionReward({v: references[v] for v in video_ids}), vocabulary)
         model.set_phase(phase)
         model.compile(optimizer=optimizer, jit_compile=False)
-        data = train_data(per_video=phase == PHASE_SELF_CRITICAL)
+        per_video = phase == PHASE_SELF_CRITICAL
         tensorboard = ScalarEventLogger(storage.join(log_dir, f"phase{phase}"))
+        nan_guard = NonFiniteStepGuard(phase, schedule.max_consecutive_nonfinite_steps,
+                                       checkpoint_dir=checkpoint_dir)
         history = progress.state["history"].setdefault(str(phase), {})
         shown = TrainingProgress(phase, progress.state["epoch"], epochs, schedule.steps_per_epoch,
                                  enabled=chief and show_progress)
         for epoch in range(progress.state["epoch"], epochs):
+            done = progress.state.get("step", 0)  # > 0: resuming inside this epoch
+            nan_guard.first_step = done
+            step_checkpoint = StepCheckpoint(save_step, phase, schedule.checkpoint_every_steps,
+                                             first_step=done,
+                                             steps_in_epoch=steps_in_epoch(per_video),
+                                             watcher=watcher)
             logs = model.fit(
-                data,
+                train_data(phase, epoch, done, per_video),
                 epochs=epoch + 1,
                 initial_epoch=epoch,
-                steps_per_epoch=schedule.steps_per_epoch,
+                steps_per_epoch=schedule.steps_per_epoch - done if repeat else None,
                 validation_data=eval_data,
                 validation_steps=schedule.eval_steps,
-                callbacks=[tensorboard, shown],
+                callbacks=[tensorboard, shown, nan_guard, step_checkpoint],
                 verbose=0,
             ).history
             for key, values in logs.items():
@@ -289,19 +349,21 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                     progress.state["best_phase2"] = {"metric": metric, "score": score,
                                                      "epoch": epoch + 1}
                     _save_weights(model, storage.join(own_dir, BEST_PHASE2_WEIGHTS))
-            progress.state["epoch"] = epoch + 1
+            progress.state.update(epoch=epoch + 1, step=0)
             save_epoch()
             _log.info("phase %d epoch %d: %s", phase, epoch + 1,
                       {k: round(v[-1], 4) for k, v in history.items() if "key_frame" not in k})
+            stop_if_preempted()
         optimizer_steps[str(phase)] = int(optimizer.iterations.numpy())
         shown.close()
     if not progress.state["key_frames_fixed"]:  # no phase 3/4: still give serving a predictor
         model.freeze_key_frame_predictor()
 
-    if chief and not progress.state["exported"]:
-        export_saved_model(model, vocabulary, serving_model_dir)
+    if not progress.state["exported"]:
+        if chief:
+            export_saved_model(model, vocabulary, serving_model_dir)
         progress.state["exported"] = True
-        progress.save()
+        save_epoch()  # the checkpoint holds the progress too: record the export there as well
     if not chief:
         storage.rmtree(own_dir)
     key_frames = np.bincount(np.clip(model.key_frame_table.numpy(), 0, None),

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vre_keras import decoding, losses
+from vre_keras import decoding, losses, nan_guard
 from vre_keras.config import ModelConfig
 from vre_keras.feature_standardization import standardize_features
 from vre_keras.layers import CaptionDecoder, ChannelStatistics, RefocusedVideoEncoder
@@ -68,22 +68,29 @@ class VRECaptioner(keras.Model):
             default_key_frame=config.step1_key_frame,
             use_audio=config.use_audio,
             kbigru_implementation=config.kbigru_implementation,
+            refocus=config.refocus,
         )
         # Plain attributes, not a dict: tf.train.Checkpoint tracks a Keras layer's attributes.
         self.temporal_statistics = self.spatial_statistics = None
         if config.channel_statistics:
             self.temporal_statistics = ChannelStatistics(config.channels, name="temporal_statistics")
             self.spatial_statistics = ChannelStatistics(config.channels, name="spatial_statistics")
-        self.encoder = RefocusedVideoEncoder(**encoder_args, name="encoder")
-        self.key_frame_predictor = RefocusedVideoEncoder(**encoder_args,
-                                                         name="key_frame_predictor")
-        self.key_frame_predictor.trainable = False
+        # Table-1 rows: no encoder ("Vf+vs"), one KBiGRU pass (KBiGRU rows) or the VRE.
+        self.encoder = None
+        self.key_frame_predictor = None
+        if config.encoder == "kbigru":
+            self.encoder = RefocusedVideoEncoder(**encoder_args, name="encoder")
+        if config.refocus:
+            self.key_frame_predictor = RefocusedVideoEncoder(**encoder_args,
+                                                             name="key_frame_predictor")
+            self.key_frame_predictor.trainable = False
         self.decoder = CaptionDecoder(
             vocab_size,
             config.hidden_size,
             config.embedding_size,
             config.attention_size,
             use_audio=config.use_audio,
+            use_spatial=config.use_spatial,
             dropout=config.dropout,
             scheduled_sampling=config.scheduled_sampling,
             seed=config.seed,
@@ -115,6 +122,7 @@ class VRECaptioner(keras.Model):
         self.reward_tracker = keras.metrics.Mean(name="reward")
         self.sample_reward_tracker = keras.metrics.Mean(name="sample_reward")
         self.greedy_reward_tracker = keras.metrics.Mean(name="greedy_reward")
+        self.nonfinite_tracker = keras.metrics.Sum(name=nan_guard.NONFINITE_STEPS)
         self.key_frames = KeyFrameHistogram(config.num_frames)
 
     # ----- building -----------------------------------------------------------------------------
@@ -137,8 +145,10 @@ class VRECaptioner(keras.Model):
         audio = (None, c.audio_dim)
         for layer in self._channel_statistics().values():
             layer.build()
-        self.encoder.build(temporal, audio)
-        self.key_frame_predictor.build(temporal, audio)
+        if self.encoder is not None:
+            self.encoder.build(temporal, audio)
+        if self.key_frame_predictor is not None:
+            self.key_frame_predictor.build(temporal, audio)
         self.decoder.build((None, c.hidden_size), temporal, spatial, audio)
         self.built = True
 
@@ -165,7 +175,10 @@ class VRECaptioner(keras.Model):
         return {TEMPORAL: self.temporal_statistics, SPATIAL: self.spatial_statistics}
 
     def freeze_key_frame_predictor(self):
-        """Copies the encoder's current weights into the serving key-frame predictor."""
+        """Copies the encoder's current weights into the serving key-frame predictor (nothing to
+        do for a row without refocus)."""
+        if self.key_frame_predictor is None:
+            return
         for target, source in zip(self.key_frame_predictor.weights, self.encoder.weights):
             target.assign(source)
 
@@ -233,8 +246,28 @@ class VRECaptioner(keras.Model):
         """
         return self._both_passes(self._standardized(inputs), training, key_frame)
 
+    def _step1_representation(self, temporal, audio):
+        """o1: the one-pass video representation (0 for the "Vf+vs" row, which has no encoder)."""
+        if self.encoder is None:
+            return tf.zeros([tf.shape(temporal)[0], self.config.hidden_size], temporal.dtype)
+        return self.encoder.step1(temporal, audio)[1]
+
+    def _no_key_frame(self, temporal):
+        """Contract-2 key-frame outputs of a row without refocus: -1 and all-zero probabilities
+        (no key frame is predicted; the KBiGRU rows always start at the default frame)."""
+        batch = tf.shape(temporal)[0]
+        return (tf.zeros([batch, self.config.num_frames], tf.float32),
+                tf.fill([batch], tf.constant(-1, tf.int32)))
+
     def _both_passes(self, inputs, training=False, key_frame=None):
         audio = self._audio(inputs)
+        if not self.config.refocus:
+            # One pass: it is both "step 1" and the served caption.
+            o1 = self._step1_representation(inputs[TEMPORAL], audio)
+            logits, t_att, s_att = self._decode_teacher_forced(o1, inputs, audio, training)
+            alpha, no_key = self._no_key_frame(inputs[TEMPORAL])
+            return {"logits1": logits, "logits2": logits, "alpha": alpha, "key_frame": no_key,
+                    "o1": o1, "o2": o1, "temporal_attention2": t_att, "spatial_attention2": s_att}
         enc = self.encoder(inputs[TEMPORAL], audio, key_frame=key_frame)
         logits1, _, _ = self._decode_teacher_forced(enc["o1"], inputs, audio, training)
         logits2, t_att, s_att = self._decode_teacher_forced(enc["o2"], inputs, audio, training)
@@ -247,12 +280,24 @@ class VRECaptioner(keras.Model):
         """The trainable encoder's refocused key frame of raw features (phase 3's constants)."""
         features = self._standardized({TEMPORAL: tf.cast(temporal, tf.float32),
                                        AUDIO: tf.cast(audio, tf.float32)})
+        if not self.config.refocus:
+            return self._no_key_frame(features[TEMPORAL])[1]
         return self._refocus_with(self.encoder, features[TEMPORAL], features[AUDIO])[1]
 
     def _predict_key_frame(self, temporal, audio):
         """Serving-time key frame of an unseen video: step 1 + refocus of the frozen predictor
-        (features already standardised)."""
+        (features already standardised); (zeros, -1) without refocus."""
+        if not self.config.refocus:
+            return self._no_key_frame(temporal)
         return self._refocus_with(self.key_frame_predictor, temporal, audio)
+
+    def _served_representation(self, temporal, audio, key_frame):
+        """The representation the served caption is decoded from: o2 at `key_frame` for the
+        VRE, o1 for the rows without refocus."""
+        if not self.config.refocus:
+            return self._step1_representation(temporal, audio)
+        h1, _ = self.encoder.step1(temporal, audio)
+        return self.encoder.step2(temporal, audio, h1, key_frame)
 
     @staticmethod
     def _refocus_with(encoder, temporal, audio):
@@ -283,8 +328,7 @@ class VRECaptioner(keras.Model):
 
     def _generate(self, temporal, spatial, audio, method):
         alpha, key_frame = self._predict_key_frame(temporal, audio)
-        h1, _ = self.encoder.step1(temporal, audio)
-        o2 = self.encoder.step2(temporal, audio, h1, key_frame)
+        o2 = self._served_representation(temporal, audio, key_frame)
         length = self.config.caption_length
         if method == "greedy":
             tokens, t_att, s_att = decoding.greedy_decode(self.decoder, o2, temporal, spatial,
@@ -311,7 +355,7 @@ class VRECaptioner(keras.Model):
             (int), and the `generate` outputs of step 2.
         """
         temporal, spatial, audio = self._standardized_features(temporal, spatial, audio)
-        _, o1 = self.encoder.step1(temporal, audio)
+        o1 = self._step1_representation(temporal, audio)
         step1, _, _ = decoding.greedy_decode(self.decoder, o1, temporal, spatial, audio,
                                              self.config.caption_length)
         out = self._generate(temporal, spatial, audio, method="greedy")
@@ -324,11 +368,20 @@ class VRECaptioner(keras.Model):
     def metrics(self):
         return [self.loss_tracker, self.xe1_tracker, self.xe2_tracker, self.lr_plus_tracker,
                 self.reward_tracker, self.sample_reward_tracker, self.greedy_reward_tracker,
-                self.key_frames]
+                self.key_frames, self.nonfinite_tracker]
+
+    def _loss_phase(self):
+        """The loss `train_step` uses: rows without refocus train the XE of their only pass in
+        phases 1-3 (the same epochs as the VRE's XE phases) and self-critically in phase 4."""
+        if self.config.refocus or self.phase == PHASE_SELF_CRITICAL:
+            return self.phase
+        return PHASE_STEP1_XE
 
     def _metric_logs(self, training=True):
         """This phase's metrics only (a metric the phase never updates would just log zeros)."""
         names = {"loss", "xe1", "xe2", "key_frame_histogram"}
+        if not self.config.refocus:
+            names = {"loss", "xe1", "xe2"}
         if training:
             names = {
                 PHASE_STEP1_XE: {"loss", "xe1"},
@@ -336,7 +389,10 @@ class VRECaptioner(keras.Model):
                 PHASE_FIXED_KEY_FRAMES: {"loss", "xe1", "xe2", "key_frame_histogram"},
                 PHASE_SELF_CRITICAL: {"loss", "sample_reward", "greedy_reward",
                                       "key_frame_histogram"},
-            }[self.phase]
+            }[self._loss_phase()]
+            if not self.config.refocus:
+                names = names - {"key_frame_histogram"}
+            names = names | {nan_guard.NONFINITE_STEPS}
         logs = {}
         for metric in self.metrics:
             if metric.name not in names:
@@ -433,13 +489,14 @@ class VRECaptioner(keras.Model):
         tokens = inputs[TOKENS]
         audio = self._audio(inputs)
         out = {}
-        if self.phase == PHASE_STEP1_XE:
-            _, o1 = self.encoder.step1(inputs[TEMPORAL], audio)
+        phase = self._loss_phase()
+        if phase == PHASE_STEP1_XE:
+            o1 = self._step1_representation(inputs[TEMPORAL], audio)
             logits1, _, _ = self._decode_teacher_forced(o1, inputs, audio, training)
             out["xe1"] = losses.caption_cross_entropy(logits1, tokens)
             out["per_example"] = out["xe1"]
             return out
-        if self.phase == PHASE_JOINT:
+        if phase == PHASE_JOINT:
             self._check_video_index(inputs[VIDEO_INDEX])
             result = self._both_passes(inputs, training=training)
             xe1 = losses.caption_cross_entropy(result["logits1"], tokens)
@@ -460,7 +517,7 @@ class VRECaptioner(keras.Model):
             out.update(xe1=xe1, xe2=xe2, key_frame=result["key_frame"],
                        per_example=xe2 + xe1 + self.config.beta * lr)  # L_All, Eq. 22
             return out
-        if self.phase == PHASE_FIXED_KEY_FRAMES:
+        if phase == PHASE_FIXED_KEY_FRAMES:
             self._check_video_index(inputs[VIDEO_INDEX])
             key_frame = self._saved_key_frames(inputs, audio)
             result = self._both_passes(inputs, training=training, key_frame=key_frame)
@@ -470,9 +527,11 @@ class VRECaptioner(keras.Model):
             return out
         # Phase 4, self-critical: reward of a sampled caption minus that of the greedy one.
         self._check_video_index(inputs[VIDEO_INDEX])
-        key_frame = self._saved_key_frames(inputs, audio)
-        h1, _ = self.encoder.step1(inputs[TEMPORAL], audio)
-        o2 = self.encoder.step2(inputs[TEMPORAL], audio, h1, key_frame)
+        if self.config.refocus:
+            key_frame = self._saved_key_frames(inputs, audio)
+        else:
+            key_frame = self._no_key_frame(inputs[TEMPORAL])[1]
+        o2 = self._served_representation(inputs[TEMPORAL], audio, key_frame)
         length = self.config.caption_length
         sampled, _, _ = decoding.sample_decode(self.decoder, tf.stop_gradient(o2),
                                                inputs[TEMPORAL], inputs[SPATIAL], audio, length)
@@ -487,7 +546,9 @@ class VRECaptioner(keras.Model):
                                     training=False)
         log_prob = -losses.caption_cross_entropy(logits, sampled)
         out.update(sample_reward=sample_reward, greedy_reward=greedy_reward,
-                   key_frame=key_frame, per_example=-advantage * log_prob)
+                   per_example=-advantage * log_prob)
+        if self.config.refocus:
+            out["key_frame"] = key_frame
         return out
 
     def _caption_reward(self, video_ids, tokens):
@@ -527,14 +588,22 @@ class VRECaptioner(keras.Model):
             # (phase 1 leaves the refocus module alone) with one optimizer.
             self.optimizer.build(variables)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        self.optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
-        self._update_trackers(out, loss, data)
+        # NaN guard (nan_guard.py): a step with a non-finite loss or gradient changes nothing,
+        # neither weights, optimizer state, metrics nor per-video tables; it is only counted.
+        grads, variables = [g for g, _ in pairs], [v for _, v in pairs]
+        finite = nan_guard.all_finite(loss, grads)
+        nan_guard.run_if_finite(finite, self._apply_and_track, grads, variables, out, loss, data)
+        self.nonfinite_tracker.update_state(nan_guard.skipped_step_count(finite))
         return self._metric_logs()
+
+    def _apply_and_track(self, grads, variables, out, loss, data):
+        self.optimizer.apply(grads, variables)
+        self._update_trackers(out, loss, data)
 
     def test_step(self, data):
         data = self._standardized(data)
         audio = self._audio(data)
-        if self.phase == PHASE_JOINT:
+        if self.phase == PHASE_JOINT or not self.config.refocus:
             result = self._both_passes(data, training=False)
             key_frame = result["key_frame"]
         else:
@@ -542,8 +611,10 @@ class VRECaptioner(keras.Model):
             result = self._both_passes(data, training=False, key_frame=key_frame)
         xe1 = losses.caption_cross_entropy(result["logits1"], data[TOKENS])
         xe2 = losses.caption_cross_entropy(result["logits2"], data[TOKENS])
-        per_example = xe1 if self.phase == PHASE_STEP1_XE else xe1 + xe2
-        out = {"xe1": xe1, "xe2": xe2, "key_frame": key_frame}
+        per_example = xe1 if self._loss_phase() == PHASE_STEP1_XE else xe1 + xe2
+        out = {"xe1": xe1, "xe2": xe2}
+        if self.config.refocus:
+            out["key_frame"] = key_frame
         self._update_trackers(out, tf.reduce_mean(per_example), data)
         return self._metric_logs(training=False)
 

@@ -12,11 +12,13 @@ def test_log_lines_say_count_rate_eta_and_values(caplog):
     with ProgressReporter(
         "phase 1 (XE of step 1)", total=10, unit="step", interval_s=0.0, terminal=False
     ) as p:
-        p.update(4, loss=3.14159)
+        p.update(1, loss=9.0)  # the first step (tracing included) starts the rate's clock
+        p.update(3, loss=3.14159)
     lines = [r.getMessage() for r in caplog.records if r.name == "vre.progress"]
-    assert lines[0].startswith("phase 1 (XE of step 1): 4/10 steps, ")
-    assert "ETA " in lines[0] and "loss 3.142" in lines[0]
-    assert len(lines) == 2  # one per update (interval 0) and the closing one
+    assert "ETA" not in lines[0]
+    assert lines[1].startswith("phase 1 (XE of step 1): 4/10 steps, ")
+    assert "ETA " in lines[1] and "loss 3.142" in lines[1]
+    assert len(lines) == 3  # one per update (interval 0) and the closing one
     assert "ETA" not in ProgressReporter("x", total=None, terminal=False).line()
 
 

@@ -116,3 +116,22 @@ def test_step_limits_spread_over_the_epochs_that_run():
 def test_train_num_spans_must_be_positive():
     with pytest.raises(ConfigError, match="data.train_num_spans"):
         PipelineConfig.from_dict({"data": {"train_num_spans": 0}})
+
+
+def test_table1_rows_are_selectable_in_the_trainer_section():
+    from vre_keras.config import TABLE1_ROWS
+
+    for row, fields in TABLE1_ROWS.items():
+        for preset in ("tiny", "paper"):
+            config = PipelineConfig.from_dict(
+                {"trainer": {"model_preset": preset, "model_row": row}})
+            model, _ = resolve_model_configs(config.trainer)
+            assert {k: model[k] for k in fields} == fields
+    # The default is the paper's full model; overrides still win (MSVD: VRE(Vf,vs)).
+    default, _ = resolve_model_configs(PipelineConfig.from_dict({}).trainer)
+    assert default["refocus"] and default["encoder"] == "kbigru" and default["use_spatial"]
+    msvd, _ = resolve_model_configs(PipelineConfig.from_dict(
+        {"trainer": {"model": {"use_audio": False}}}).trainer)
+    assert msvd["refocus"] and not msvd["use_audio"]
+    with pytest.raises(ConfigError, match="trainer.model_row must be one of"):
+        PipelineConfig.from_dict({"trainer": {"model_row": "VRE"}})

@@ -91,8 +91,11 @@ def _no_audio_flag(f):
 
 
 CASES = [
-    (_shorten_temporal, contract.TEMPORAL,
-     "expected 96 value(s) per example; values per example: 80..96"),
+    (
+        _shorten_temporal,
+        contract.TEMPORAL,
+        "expected 96 value(s) per example; values per example: 80..96",
+    ),
     (_nan_spatial, contract.SPATIAL, "1 NaN value(s)"),
     (_inf_audio, contract.AUDIO, "infinite value(s) (-inf)"),
     (_no_captions, contract.CAPTIONS, "fewer values than expected"),

@@ -23,7 +23,10 @@ def _write_batch(folder, videos, seed):
     for split, captions in videos.items():
         write_synthetic_records(
             os.path.join(folder, split, "part-00000-of-00001.tfrecord.gz"),
-            captions, ModelConfig.tiny(), seed=seed, split=split,
+            captions,
+            ModelConfig.tiny(),
+            seed=seed,
+            split=split,
         )
 
 
@@ -42,9 +45,12 @@ def test_build_copies_previous_span_and_new_videos_and_refuses_duplicates(tmp_pa
 
     assert main(["spans", "build", "--data_root", str(data), "--new", str(new)]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary == {"span": 2, "previous_span": 1,
-                       "videos": {"train": 3, "validation": 1, "test": 2},
-                       "new_videos": {"train": 1, "validation": 0, "test": 1}}
+    assert summary == {
+        "span": 2,
+        "previous_span": 1,
+        "videos": {"train": 3, "validation": 1, "test": 2},
+        "new_videos": {"train": 1, "validation": 0, "test": 1},
+    }
 
     span2 = data / "span-2"
     for split in ("train", "validation", "test"):
@@ -77,8 +83,7 @@ def test_bad_inputs_are_named(tmp_path, capsys):
     assert f"{new} holds no record files" in capsys.readouterr().err
 
     _write_batch(new, NEW, seed=2)
-    assert main(["spans", "build", "--data_root", str(data), "--new", str(new),
-                 "--span", "1"]) == 2
+    assert main(["spans", "build", "--data_root", str(data), "--new", str(new), "--span", "1"]) == 2
     assert "span-1 already exists" in capsys.readouterr().err
 
     bad = new / "train" / "part-00001-of-00001.tfrecord.gz"

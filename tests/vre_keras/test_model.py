@@ -65,7 +65,7 @@ def test_refocus_weights_get_gradient_from_lr_plus_only(model, tiny_batch):
 def test_phase_train_steps_and_reward_table(model, tiny_batch):
     model.set_phase(1)
     logs = model.train_step(tiny_batch)
-    assert set(logs) == {"loss", "xe1"}
+    assert set(logs) == {"loss", "xe1", "nonfinite_steps"}
     model.set_phase(2)
     first = model.train_step(tiny_batch)
     assert {"xe1", "xe2", "lr_plus", "reward", "key_frame_00"} <= set(first)

@@ -49,14 +49,13 @@ def run(args) -> int:
     import json
     import sys
 
-    from vre_common import storage
-
     from vre_keras.caption_metrics import CaptionInputError, JavaNotFoundError, evaluate_corpus
     from vre_keras.caption_metrics.caption_files import (
         CaptionFileError,
         format_table,
         load_predictions,
         load_references,
+        write_text,
     )
 
     try:
@@ -82,7 +81,7 @@ def run(args) -> int:
     if args.per_video:
         report["per_video"] = result.per_item
     if args.output:
-        path = storage.write_text(  # local or remote (gs://)
+        path = write_text(  # local or remote (gs://)
             args.output, json.dumps(report, indent=2, ensure_ascii=False) + "\n"
         )
         print(f"wrote {path}")

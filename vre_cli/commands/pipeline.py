@@ -28,12 +28,14 @@ class Action:
 
 def _add_run_arguments(parser):
     parser.add_argument(
-        "--config", required=True,
+        "--config",
+        required=True,
         help="pipeline config, YAML or TOML (examples: tfx_pipeline/configs/*.yaml)",
     )
     parser.add_argument("--root", help="override the config's root folder (every relative path)")
     parser.add_argument(
-        "--no_extract", action="store_true",
+        "--no_extract",
+        action="store_true",
         help="do not run the Beam feature job even if the config's data.extract_argv is set",
     )
 
@@ -118,7 +120,8 @@ def _run_pipeline(args) -> int:
 ACTIONS = {
     "run": Action(
         "run the pipeline here with LocalDagRunner (SQLite ML Metadata, cached components)",
-        _add_run_arguments, _run_pipeline,
+        _add_run_arguments,
+        _run_pipeline,
     ),
 }
 

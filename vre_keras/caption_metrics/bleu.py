@@ -87,8 +87,9 @@ def _clipped_matches(hyp_ids, hyp_len, ref_ids, ref_len, ref_owner, width, max_n
             gram = pair[starts] // num_refs
             gram_starts = _runs(gram)
             ref_max[gram[gram_starts]] = np.maximum.reduceat(counts, gram_starts)
-        correct[:, n - 1] = np.bincount(gram_item, weights=np.minimum(hyp_count, ref_max),
-                                        minlength=num_items)
+        correct[:, n - 1] = np.bincount(
+            gram_item, weights=np.minimum(hyp_count, ref_max), minlength=num_items
+        )
         # Ids of this level become the prefixes of the next.
         next_hyp = np.full(len(hyp_ids), -1, dtype=np.int64)
         next_hyp[hyp_pos] = hyp_gram
@@ -119,7 +120,8 @@ def bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_n: 
     if len(references) != num_items or (refs_per_item < 1).any():
         raise ValueError("every item needs one hypothesis and at least one reference")
     hyp_enc, ref_ids, ref_len = encode_with_references(
-        hypotheses, [r for refs in references for r in refs])
+        hypotheses, [r for refs in references for r in refs]
+    )
     width = int(hyp_enc.ids.max(initial=0)) + 1
     ref_owner = np.repeat(np.arange(num_items, dtype=np.int64), refs_per_item)
     ref_start = np.zeros(num_items, dtype=np.int64)
@@ -127,8 +129,9 @@ def bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_n: 
     hyp_len = hyp_enc.lengths
     reflen = _closest_ref_lengths(hyp_len, ref_len, ref_owner, ref_start)
     correct = _clipped_matches(hyp_enc.ids, hyp_len, ref_ids, ref_len, ref_owner, width, max_n)
-    guess = np.stack([np.maximum(0, hyp_len - n + 1) for n in range(1, max_n + 1)],
-                     axis=1).astype(np.float64)
+    guess = np.stack([np.maximum(0, hyp_len - n + 1) for n in range(1, max_n + 1)], axis=1).astype(
+        np.float64
+    )
     testlen = hyp_len.astype(np.float64)
 
     per_item = np.empty((num_items, max_n))

@@ -11,6 +11,7 @@ Accepted layouts (the id field may be `video_id`, `id` or `image_id`):
 
 import csv
 import json
+import os
 
 from vre_common import storage
 
@@ -28,12 +29,36 @@ def _id_of(row: dict, where: str):
     raise CaptionFileError(f"{where}: no id field (one of {', '.join(ID_FIELDS)}) in {row!r}")
 
 
+def read_text(path: str) -> str:
+    """A file's text: remote paths (gs://) through vre_common.storage; local ones directly, since
+    storage's tf.io.gfile route imports TensorFlow, seconds of `vre evaluate`'s start-up."""
+    if storage.is_remote(path):
+        return storage.read_text(path)
+    with open(storage.absolute(path), encoding="utf-8") as f:
+        return f.read()
+
+
+def write_text(path: str, text: str) -> str:
+    """Writes a report whole (a temporary sibling renamed over it), local or remote; returns the
+    path. Local paths without importing TensorFlow, as read_text."""
+    path = str(path)
+    if storage.is_remote(path):
+        return storage.write_text(path, text)
+    local = storage.absolute(path)
+    os.makedirs(os.path.dirname(local), exist_ok=True)
+    staging = f"{local}.tmp-{os.getpid()}"
+    with open(staging, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(staging, local)
+    return path
+
+
 def _load_rows(path: str):
     """The file (local or remote, e.g. gs://) as a JSON value, or a list of dict rows for JSONL
     and CSV."""
     if not storage.isfile(path):
         raise CaptionFileError(f"{path}: no such file")
-    text = storage.read_text(path)
+    text = read_text(path)
     name = storage.basename(path)
     suffix = name[name.rindex(".") :].lower() if "." in name else ""
     if suffix == ".csv":
@@ -108,7 +133,8 @@ def load_references(path) -> dict[str, list[str]]:
         video_id = _id_of(row, where)
         if "captions" in row and isinstance(row["captions"], list):
             out.setdefault(video_id, []).extend(
-                _text(c, f"{where} (id {video_id!r})") for c in row["captions"])
+                _text(c, f"{where} (id {video_id!r})") for c in row["captions"]
+            )
         elif "caption" in row:
             out.setdefault(video_id, []).append(_text(row["caption"], f"{where} ({video_id!r})"))
         else:

@@ -36,8 +36,11 @@ class DocumentFrequency:
 
 def document_frequency_table(corpus: CorpusNgrams) -> DocumentFrequency:
     """Counts the document frequencies of a corpus's references once."""
-    return DocumentFrequency(corpus.vocabulary, [_corpus_df(corpus, c) for c in corpus.ngrams],
-                             float(np.log(float(corpus.num_items))))
+    return DocumentFrequency(
+        corpus.vocabulary,
+        [_corpus_df(corpus, c) for c in corpus.ngrams],
+        float(np.log(float(corpus.num_items))),
+    )
 
 
 def _corpus_df(corpus: CorpusNgrams, counts) -> np.ndarray:
@@ -47,8 +50,11 @@ def _corpus_df(corpus: CorpusNgrams, counts) -> np.ndarray:
     owner = corpus.ref_owner[counts.sentence[ref] - corpus.num_items]
     # Entries are sorted by (gram, sentence) and references are grouped by item, so each
     # (gram, item) pair is one run.
-    first = np.concatenate([[True], (gram[1:] != gram[:-1]) | (owner[1:] != owner[:-1])]) \
-        if len(gram) else np.zeros(0, bool)
+    first = (
+        np.concatenate([[True], (gram[1:] != gram[:-1]) | (owner[1:] != owner[:-1])])
+        if len(gram)
+        else np.zeros(0, bool)
+    )
     return np.bincount(gram[first], minlength=counts.num_grams).astype(np.float64)
 
 
@@ -92,10 +98,12 @@ def cider_d(corpus: CorpusNgrams, df: DocumentFrequency | None = None, sigma: fl
         hyp_key = counts.gram[hyp] * items + counts.sentence[hyp]  # sorted: (gram, sentence)
         ref_index = counts.sentence[ref] - items
         w_ref = weight[ref]
-        w_hyp = lookup(hyp_key, weight[hyp], counts.gram[ref] * items + corpus.ref_owner[ref_index],
-                       0.0)
-        val[:, k] = np.bincount(ref_index, weights=np.minimum(w_hyp, w_ref) * w_ref,
-                                minlength=num_refs)
+        w_hyp = lookup(
+            hyp_key, weight[hyp], counts.gram[ref] * items + corpus.ref_owner[ref_index], 0.0
+        )
+        val[:, k] = np.bincount(
+            ref_index, weights=np.minimum(w_hyp, w_ref) * w_ref, minlength=num_refs
+        )
     owner_norm = norm_hyp[corpus.ref_owner]
     both = (owner_norm != 0) & (norm_ref != 0)
     val = np.where(both, val / np.where(both, owner_norm * norm_ref, 1.0), val)

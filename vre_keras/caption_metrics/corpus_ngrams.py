@@ -38,8 +38,13 @@ class CorpusNgrams:
     vocabulary: NgramVocabulary
 
     @classmethod
-    def build(cls, hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_n=4,
-              vocabulary: NgramVocabulary | None = None):
+    def build(
+        cls,
+        hypotheses: Sequence[str],
+        references: Sequence[Sequence[str]],
+        max_n=4,
+        vocabulary: NgramVocabulary | None = None,
+    ):
         """Counts n-grams of tokenized captions.
 
         Args:
@@ -62,8 +67,9 @@ class CorpusNgrams:
         ref_owner = np.repeat(np.arange(len(references), dtype=np.int64), refs_per_item)
         if vocabulary is None:
             vocabulary = NgramVocabulary(token_ids, level_keys, sizes)
-        return cls(len(hypotheses), encoded, counts, ref_owner, ref_start, refs_per_item,
-                   vocabulary)
+        return cls(
+            len(hypotheses), encoded, counts, ref_owner, ref_start, refs_per_item, vocabulary
+        )
 
     @property
     def hyp_lengths(self) -> np.ndarray:

@@ -11,9 +11,15 @@ rest (none in practice) are found by searchsorted.
 import numpy as np
 
 # Odd 64-bit multipliers (golden-ratio and other well-mixing constants), one per level.
-_MULTIPLIERS = tuple(np.uint64(m) for m in (
-    0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
-))
+_MULTIPLIERS = tuple(
+    np.uint64(m)
+    for m in (
+        0x9E3779B97F4A7C15,
+        0xC2B2AE3D27D4EB4F,
+        0x165667B19E3779F9,
+        0xD6E8FEB86659FD93,
+    )
+)
 _MIN_BITS = 10
 _LOAD = 8  # table slots per key: few collisions, and the table stays cache-sized
 
@@ -45,8 +51,9 @@ def find(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
     remaining = np.arange(len(keys), dtype=np.int64)
     pending = None  # the queries that may still be found (None: all)
     for multiplier in _MULTIPLIERS:
-        taken, first, collided = np.unique(_slots(keys[remaining], multiplier, shift),
-                                           return_index=True, return_counts=True)
+        taken, first, collided = np.unique(
+            _slots(keys[remaining], multiplier, shift), return_index=True, return_counts=True
+        )
         table = np.full(1 << bits, -1, dtype=np.int64)
         table[taken] = remaining[first]
         asked = query if pending is None else query[pending]

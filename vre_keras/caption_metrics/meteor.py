@@ -39,12 +39,19 @@ class MeteorScorer:
         max_heap: the JVM's -Xmx (coco-caption uses 2G).
         paraphrase_table: a gzip paraphrase table to use instead of the jar's
             data/paraphrase-en.gz (the jar's `-a`; see meteor_paraphrase.py).
+        jvm_options: extra options for `java` (e.g. java.FAST_START_JVM_OPTIONS).
     """
 
-    def __init__(self, max_heap: str = "2G", paraphrase_table: str | None = None):
+    def __init__(
+        self,
+        max_heap: str = "2G",
+        paraphrase_table: str | None = None,
+        jvm_options: Sequence[str] = (),
+    ):
         jar = meteor_jar()
         cmd = [
             java_executable(),
+            *jvm_options,
             "-jar",
             f"-Xmx{max_heap}",
             str(jar),

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from vre_keras.caption_metrics.java import meteor_jar
+from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS, meteor_jar
 from vre_keras.caption_metrics.meteor import MeteorScorer, clean_hypothesis, clean_reference
 from vre_keras.caption_metrics.meteor_normalize import JarNormalizer, java_trim
 from vre_keras.caption_metrics.meteor_paraphrase import ParaphraseIndex
@@ -105,7 +105,9 @@ class FastMeteor:
             self._fifos = [Path(self._tmp.name) / f"paraphrase-{k}.gz" for k in range(self.workers)]
             for fifo in self._fifos:
                 os.mkfifo(fifo)
-                self._scorers.append(MeteorScorer(paraphrase_table=str(fifo)))
+                self._scorers.append(
+                    MeteorScorer(paraphrase_table=str(fifo), jvm_options=FAST_START_JVM_OPTIONS)
+                )
         except BaseException:
             self.close()
             raise

@@ -9,7 +9,7 @@ re-implementing its regular expressions, so the words are the jar's by construct
 import subprocess
 from collections.abc import Sequence
 
-from vre_keras.caption_metrics.java import java_executable, meteor_jar
+from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS, java_executable, meteor_jar
 
 
 class MeteorNormalizeError(RuntimeError):
@@ -33,6 +33,7 @@ class JarNormalizer:
     def __init__(self):
         cmd = [
             java_executable(),
+            *FAST_START_JVM_OPTIONS,
             "-Dfile.encoding=UTF-8",
             "-Dstdout.encoding=UTF-8",
             "-cp",

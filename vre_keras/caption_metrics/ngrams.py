@@ -58,8 +58,9 @@ class NgramVocabulary:
 _SEPARATOR = "\x00"  # joins sentences for one C-level split; captions never hold NUL
 
 
-def encode_strings(sentences: Sequence[str], on_single_space: bool = False,
-                   token_ids: dict | None = None) -> tuple:
+def encode_strings(
+    sentences: Sequence[str], on_single_space: bool = False, token_ids: dict | None = None
+) -> tuple:
     """Splits and maps sentences to one flat int64 array of token ids.
 
     Args:
@@ -75,8 +76,9 @@ def encode_strings(sentences: Sequence[str], on_single_space: bool = False,
     sentences = list(sentences)
     joined = f" {_SEPARATOR} ".join(sentences)
     if joined.count(_SEPARATOR) != max(len(sentences) - 1, 0):  # a sentence holds NUL itself
-        return encode([s.split(" ") if on_single_space else s.split() for s in sentences],
-                      token_ids)
+        return encode(
+            [s.split(" ") if on_single_space else s.split() for s in sentences], token_ids
+        )
     tokens = joined.split(" ") if on_single_space else joined.split()
     index = {} if token_ids is None else dict(token_ids)
     start = 0 if token_ids is None else (max(token_ids.values(), default=-1) + 1)
@@ -84,8 +86,9 @@ def encode_strings(sentences: Sequence[str], on_single_space: bool = False,
         raise ValueError(f"too many tokens in one scoring call ({start + len(tokens)} >= {BASE})")
     # setdefault through map() runs in C: a token's id is where it first occurs (not compact,
     # which is fine: only id equality and the BASE bound matter).
-    ids = np.fromiter(map(index.setdefault, tokens, itertools.count(start)), dtype=np.int64,
-                      count=len(tokens))
+    ids = np.fromiter(
+        map(index.setdefault, tokens, itertools.count(start)), dtype=np.int64, count=len(tokens)
+    )
     is_separator = ids == index.get(_SEPARATOR, -1)
     ends = np.concatenate([np.flatnonzero(is_separator), [len(ids)]])
     lengths = ends - np.concatenate([[-1], ends[:-1]]) - 1  # tokens between separators
@@ -115,8 +118,9 @@ def lookup_strings(sentences: Sequence[str], token_ids: dict, on_single_space: b
     tokens = joined.split(" ") if on_single_space else joined.split()
     table = dict(token_ids)
     table[_SEPARATOR] = -2
-    ids = np.fromiter(map(table.get, tokens, itertools.repeat(-1)), dtype=np.int64,
-                      count=len(tokens))
+    ids = np.fromiter(
+        map(table.get, tokens, itertools.repeat(-1)), dtype=np.int64, count=len(tokens)
+    )
     is_separator = ids == -2
     ends = np.concatenate([np.flatnonzero(is_separator), [len(ids)]])
     lengths = ends - np.concatenate([[-1], ends[:-1]]) - 1
@@ -202,8 +206,11 @@ def count_ngrams(enc: Encoded, max_n: int, vocabulary: NgramVocabulary | None = 
         if vocabulary is None:
             order = np.argsort(keys, kind="stable")
             sorted_keys = keys[order]
-            new = np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]) if len(keys) \
+            new = (
+                np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])
+                if len(keys)
                 else np.zeros(0, bool)
+            )
             ranks = np.cumsum(new) - 1
             ids = np.empty(len(keys), dtype=np.int64)
             ids[order] = ranks

@@ -76,8 +76,10 @@ class CaptionReward:
             video_ids: the video of each caption (str or bytes); repeats are allowed.
             captions: the sampled captions (str or bytes).
         """
-        ids = [v.decode("utf-8") if isinstance(v, bytes) else v for v in np.asarray(video_ids)
-               .ravel().tolist()]
+        ids = [
+            v.decode("utf-8") if isinstance(v, bytes) else v
+            for v in np.asarray(video_ids).ravel().tolist()
+        ]
         caps = [normalize_generated(c) for c in np.asarray(captions, dtype=object).ravel()]
         if len(ids) != len(caps):
             raise CaptionInputError(f"{len(ids)} video ids but {len(caps)} captions")
@@ -87,8 +89,9 @@ class CaptionReward:
         if not ids:
             return np.zeros(0), np.zeros(0)
         refs = [self.references[v] for v in ids]
-        counted = CorpusNgrams.build(caps, refs, max_n=4,
-                                     vocabulary=self.document_frequency.vocabulary)
+        counted = CorpusNgrams.build(
+            caps, refs, max_n=4, vocabulary=self.document_frequency.vocabulary
+        )
         cider = cider_d(counted, df=self.document_frequency)[1]
         rouge = rouge_l(caps, refs)[1]
         return cider, rouge

@@ -37,8 +37,13 @@ def _segment_offsets(lengths: np.ndarray) -> np.ndarray:
     return starts
 
 
-def lcs_lengths(hyp_ids: np.ndarray, hyp_len: np.ndarray, ref_ids: np.ndarray,
-                ref_len: np.ndarray, ref_owner: np.ndarray) -> np.ndarray:
+def lcs_lengths(
+    hyp_ids: np.ndarray,
+    hyp_len: np.ndarray,
+    ref_ids: np.ndarray,
+    ref_len: np.ndarray,
+    ref_owner: np.ndarray,
+) -> np.ndarray:
     """LCS length of every reference with its item's hypothesis.
 
     Args:
@@ -94,8 +99,11 @@ def lcs_lengths(hyp_ids: np.ndarray, hyp_len: np.ndarray, ref_ids: np.ndarray,
         lens = kept_len[order]
         seq_start = _segment_offsets(kept_len)[order]  # kept tokens stay grouped by reference
         width = hyp_len[ref_owner[order]].astype(np.uint64)
-        full = np.where(width >= _WORD, np.uint64(2**64 - 1),
-                        np.left_shift(np.uint64(1), np.minimum(width, 63)) - np.uint64(1))
+        full = np.where(
+            width >= _WORD,
+            np.uint64(2**64 - 1),
+            np.left_shift(np.uint64(1), np.minimum(width, 63)) - np.uint64(1),
+        )
         v = full.copy()
         for i in range(int(lens.max(initial=0))):
             active = int(np.searchsorted(-lens, -i, side="left"))  # references with lens > i
@@ -107,8 +115,10 @@ def lcs_lengths(hyp_ids: np.ndarray, hyp_len: np.ndarray, ref_ids: np.ndarray,
         out[order] = np.where(short_ref[order], lcs, 0)
     for r in np.flatnonzero(~short_ref).tolist():
         h = ref_owner[r]
-        out[r] = _lcs_python(hyp_ids[hyp_start[h] : hyp_start[h] + hyp_len[h]].tolist(),
-                             ref_ids[ref_start[r] : ref_start[r] + ref_len[r]].tolist())
+        out[r] = _lcs_python(
+            hyp_ids[hyp_start[h] : hyp_start[h] + hyp_len[h]].tolist(),
+            ref_ids[ref_start[r] : ref_start[r] + ref_len[r]].tolist(),
+        )
     return out
 
 
@@ -127,7 +137,8 @@ def rouge_l(hypotheses: Sequence[str], references: Sequence[Sequence[str]], beta
     if len(hypotheses) != len(references) or (counts < 1).any():
         raise ValueError("every item needs one hypothesis and at least one reference")
     hyp_enc, ref_ids, ref_len = encode_with_references(
-        hypotheses, [r for refs in references for r in refs], on_single_space=True)
+        hypotheses, [r for refs in references for r in refs], on_single_space=True
+    )
     owner = np.repeat(np.arange(len(references), dtype=np.int64), counts)
     starts = _segment_offsets(counts)
     lcs = lcs_lengths(hyp_enc.ids, hyp_enc.lengths, ref_ids, ref_len, owner).astype(np.float64)

@@ -92,19 +92,24 @@ def token_keys(sentences: Sequence[str], on_single_space: bool = False) -> Keyed
     long_tokens = np.flatnonzero(length > _WORD_BYTES)
     if len(long_tokens):
         index: dict[str, int] = {}
-        ids = [index.setdefault(joined[s:e], len(index))
-               for s, e in zip(starts[long_tokens].tolist(), ends[long_tokens].tolist())]
+        ids = [
+            index.setdefault(joined[s:e], len(index))
+            for s, e in zip(starts[long_tokens].tolist(), ends[long_tokens].tolist())
+        ]
         keys[long_tokens] = -1 - np.asarray(ids, dtype=np.int64)
     sentence_start = np.zeros(len(sentences), dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))[:-1] + 1,
-              out=sentence_start[1:])
+    np.cumsum(
+        np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))[:-1] + 1,
+        out=sentence_start[1:],
+    )
     first_token = np.searchsorted(starts, sentence_start, side="left")
     counts = np.diff(first_token, append=len(starts)).astype(np.int64)
     return KeyedTokens(keys, counts, joined, starts, ends)
 
 
-def encode_with_references(hypotheses: Sequence[str], references: Sequence[str],
-                           on_single_space: bool = False):
+def encode_with_references(
+    hypotheses: Sequence[str], references: Sequence[str], on_single_space: bool = False
+):
     """Token ids of hypotheses, and of references through the hypotheses' ids.
 
     BLEU and ROUGE_L only compare a reference with its own hypothesis, so reference tokens that
@@ -148,8 +153,12 @@ def encode_corpus(sentences: Sequence[str]) -> tuple:
     # The map holds only the distinct tokens (their representatives: id == own index).
     firsts = np.flatnonzero(ids == np.arange(len(ids)))
     text = keyed.text
-    token_ids = {text[s:e]: i for i, s, e in zip(firsts.tolist(), keyed.starts[firsts].tolist(),
-                                                  keyed.ends[firsts].tolist())}
+    token_ids = {
+        text[s:e]: i
+        for i, s, e in zip(
+            firsts.tolist(), keyed.starts[firsts].tolist(), keyed.ends[firsts].tolist()
+        )
+    }
     starts = np.zeros(len(keyed.counts), dtype=np.int64)
     np.cumsum(keyed.counts[:-1], out=starts[1:])
     return Encoded(ids, keyed.counts, starts), token_ids

@@ -11,12 +11,33 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from vre_keras.caption_metrics.java import java_executable, ptb_tokenizer_jar
+from vre_keras.caption_metrics.java import (
+    FAST_START_JVM_OPTIONS,
+    java_executable,
+    ptb_tokenizer_jar,
+)
 
 # coco-caption's list (pycocoevalcap/tokenizer/ptbtokenizer.py): tokens dropped after tokenizing.
 PUNCTUATIONS = frozenset(
-    ["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--",
-     "...", ";"]
+    [
+        "''",
+        "'",
+        "``",
+        "`",
+        "-LRB-",
+        "-RRB-",
+        "-LCB-",
+        "-RCB-",
+        ".",
+        "?",
+        "!",
+        ",",
+        ":",
+        "-",
+        "--",
+        "...",
+        ";",
+    ]
 )
 
 
@@ -57,8 +78,15 @@ def tokenize(sentences: Sequence[str]) -> list[str]:
     if not sentences:
         return []
     text = "\n".join(_one_line(s) for s in sentences)
-    cmd = [java_executable(), "-cp", str(ptb_tokenizer_jar()),
-           "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines", "-lowerCase"]
+    cmd = [
+        java_executable(),
+        *FAST_START_JVM_OPTIONS,
+        "-cp",
+        str(ptb_tokenizer_jar()),
+        "edu.stanford.nlp.process.PTBTokenizer",
+        "-preserveLines",
+        "-lowerCase",
+    ]
     with tempfile.TemporaryDirectory(prefix="vre-ptb-") as tmp:
         path = Path(tmp) / "captions.txt"
         path.write_text(text, encoding="utf-8")

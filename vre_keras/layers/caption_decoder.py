@@ -20,6 +20,8 @@ class CaptionDecoder(keras.layers.Layer):
         embedding_size: word embedding size (must equal hidden_size, see ModelConfig).
         attention_size: width of the attention projections.
         use_audio: feed the audio vector at every step.
+        use_spatial: attend over the spatial regions (AttSSoft); without it the step has no
+            spatial context and reports all-zero spatial weights (Table 1's KBiGRU(Vf) row).
         dropout: rate before the word projection.
         scheduled_sampling: probability, per step and caption, of feeding the model's own
             previous word instead of the reference in training.
@@ -36,7 +38,7 @@ class CaptionDecoder(keras.layers.Layer):
     """
 
     def __init__(self, vocab_size, hidden_size, embedding_size, attention_size, use_audio=True,
-                 dropout=0.5, scheduled_sampling=0.25, seed=0, **kwargs):
+                 dropout=0.5, scheduled_sampling=0.25, seed=0, use_spatial=True, **kwargs):
         super().__init__(**kwargs)
         if embedding_size != hidden_size:
             raise ValueError(
@@ -48,6 +50,7 @@ class CaptionDecoder(keras.layers.Layer):
         self.embedding_size = embedding_size
         self.attention_size = attention_size
         self.use_audio = use_audio
+        self.use_spatial = use_spatial
         self.dropout = dropout
         self.scheduled_sampling = scheduled_sampling
         self.seed = seed
@@ -59,8 +62,9 @@ class CaptionDecoder(keras.layers.Layer):
                                                 dtype=self.dtype_policy, name="embedding")
         self.temporal_attention = SoftAttention(self.attention_size, dtype=self.dtype_policy,
                                                 name="temporal_attention")
-        self.spatial_attention = SoftAttention(self.attention_size, dtype=self.dtype_policy,
-                                               name="spatial_attention")
+        if self.use_spatial:
+            self.spatial_attention = SoftAttention(self.attention_size, dtype=self.dtype_policy,
+                                                   name="spatial_attention")
         self.lstm_cell = keras.layers.LSTMCell(h, dtype=self.dtype_policy, name="lstm_cell")
         self.output_dropout = keras.layers.Dropout(self.dropout, seed=self.seed,
                                                    dtype=self.dtype_policy, name="output_dropout")
@@ -69,9 +73,12 @@ class CaptionDecoder(keras.layers.Layer):
         batch = video_representation_shape[0]
         self.embedding.build((batch, None))
         self.temporal_attention.build((batch, 2 * h), temporal_shape)
-        self.spatial_attention.build((batch, 2 * h), spatial_shape)
+        spatial_dim = 0
+        if self.use_spatial:
+            self.spatial_attention.build((batch, 2 * h), spatial_shape)
+            spatial_dim = spatial_shape[-1]
         audio_dim = audio_shape[-1] if self.use_audio else 0
-        self.lstm_cell.build((batch, temporal_shape[-1] + spatial_shape[-1] + audio_dim + h))
+        self.lstm_cell.build((batch, temporal_shape[-1] + spatial_dim + audio_dim + h))
         self.word_projection.build((batch, h))
         self._sampling_seed = keras.random.SeedGenerator(self.seed + 1, name="sampling_seed")
 
@@ -79,12 +86,14 @@ class CaptionDecoder(keras.layers.Layer):
         """The decoding state before t = 0: (h, c) and the projected attention values."""
         o = video_representation
         h = tf.zeros_like(o)
-        return {
+        state = {
             "h": h,
             "c": o,
             "temporal_keys": self.temporal_attention.project_values(temporal),
-            "spatial_keys": self.spatial_attention.project_values(spatial),
         }
+        if self.use_spatial:
+            state["spatial_keys"] = self.spatial_attention.project_values(spatial)
+        return state
 
     def step(self, video_representation, step_input, state, temporal, spatial, audio,
              training=False):
@@ -102,8 +111,13 @@ class CaptionDecoder(keras.layers.Layer):
         """
         query = tf.concat([video_representation, state["h"]], axis=-1)  # [o_i, h_{t-1}]
         v_t, w_t = self.temporal_attention.attend(query, temporal, state["temporal_keys"])
-        v_s, w_s = self.spatial_attention.attend(query, spatial, state["spatial_keys"])
-        parts = [v_t, v_s] + ([tf.cast(audio, v_t.dtype)] if self.use_audio else []) + [step_input]
+        if self.use_spatial:
+            v_s, w_s = self.spatial_attention.attend(query, spatial, state["spatial_keys"])
+            parts = [v_t, v_s]
+        else:
+            w_s = tf.zeros(tf.shape(spatial)[:2], w_t.dtype)
+            parts = [v_t]
+        parts += ([tf.cast(audio, v_t.dtype)] if self.use_audio else []) + [step_input]
         h, (h, c) = self.lstm_cell(tf.concat(parts, axis=-1), [state["h"], state["c"]])
         logits = self.word_projection(self.output_dropout(h, training=training))
         new_state = dict(state, h=h, c=c)
@@ -149,6 +163,7 @@ class CaptionDecoder(keras.layers.Layer):
             embedding_size=self.embedding_size,
             attention_size=self.attention_size,
             use_audio=self.use_audio,
+            use_spatial=self.use_spatial,
             dropout=self.dropout,
             scheduled_sampling=self.scheduled_sampling,
             seed=self.seed,

@@ -21,6 +21,8 @@ class RefocusedVideoEncoder(keras.layers.Layer):
         default_key_frame: i_key of step 1.
         use_audio: concatenate the audio vector va before Wa.
         kbigru_implementation: "vectorized" or "while_loop".
+        refocus: build the refocusing module and step 2; False makes a one-pass KBiGRU encoder
+            (Table 1's KBiGRU rows) whose call returns o1 only.
 
     Call args:
         temporal: float [B, K, C].
@@ -34,13 +36,14 @@ class RefocusedVideoEncoder(keras.layers.Layer):
     """
 
     def __init__(self, hidden_size, attention_size, default_key_frame, use_audio=True,
-                 kbigru_implementation="vectorized", **kwargs):
+                 kbigru_implementation="vectorized", refocus=True, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.attention_size = attention_size
         self.default_key_frame = default_key_frame
         self.use_audio = use_audio
         self.kbigru_implementation = kbigru_implementation
+        self.use_refocus = refocus
 
     def build(self, temporal_shape, audio_shape=None, key_frame_shape=None):
         if not 0 <= self.default_key_frame < temporal_shape[1]:
@@ -54,16 +57,17 @@ class RefocusedVideoEncoder(keras.layers.Layer):
         self.kbigru = KeyFrameBiGRU(h, implementation=self.kbigru_implementation, name="kbigru")
         self.audio_fusion = keras.layers.Dense(h, activation="tanh", dtype=self.dtype_policy,
                                                name="audio_fusion")  # Wa, ba
-        self.refocus = RefocusAttention(self.attention_size, dtype=self.dtype_policy,
-                                        name="refocus")
-        self.merge = keras.layers.Dense(h, activation="tanh", dtype=self.dtype_policy,
-                                        name="merge")  # Wm, bm
         batch = temporal_shape[0]
         self.kbigru.build(temporal_shape, (batch,))
         audio_dim = audio_shape[-1] if self.use_audio else 0
         self.audio_fusion.build((batch, h + audio_dim))
-        self.refocus.build((batch, h), temporal_shape)
-        self.merge.build((batch, 2 * h))
+        if self.use_refocus:
+            self.refocus = RefocusAttention(self.attention_size, dtype=self.dtype_policy,
+                                            name="refocus")
+            self.merge = keras.layers.Dense(h, activation="tanh", dtype=self.dtype_policy,
+                                            name="merge")  # Wm, bm
+            self.refocus.build((batch, h), temporal_shape)
+            self.merge.build((batch, 2 * h))
 
     def _fuse_audio(self, h, audio):
         if self.use_audio:
@@ -85,6 +89,8 @@ class RefocusedVideoEncoder(keras.layers.Layer):
 
     def call(self, temporal, audio=None, key_frame=None):
         h1, o1 = self.step1(temporal, audio)
+        if not self.use_refocus:
+            return {"o1": o1}
         alpha, predicted, logits = self.refocus(o1, temporal, return_logits=True)
         used = predicted if key_frame is None else tf.cast(key_frame, tf.int32)
         o2 = self.step2(temporal, audio, h1, used)
@@ -99,5 +105,6 @@ class RefocusedVideoEncoder(keras.layers.Layer):
             default_key_frame=self.default_key_frame,
             use_audio=self.use_audio,
             kbigru_implementation=self.kbigru_implementation,
+            refocus=self.use_refocus,
         )
         return config
