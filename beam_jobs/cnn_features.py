@@ -7,18 +7,21 @@ Eq. 3: spatial v^s = mean over the K frames of v_i, for each of the N x M positi
 
 import numpy as np
 
-from vre_common import contract, storage
+from vre_common import contract
 
 
 def build_resnet152(weights):
     """ResNet152 without its classifier: [B, 224, 224, 3] caffe-preprocessed -> [B, 7, 7, 2048].
 
     Args:
-      weights: "imagenet" (downloads; needs the internet), a path to a weights file of
-        `keras.applications.ResNet152(include_top=False)` (local or remote: gs://...), or None
-        for the initialisers' weights.
+      weights: "imagenet" (downloads; needs the internet), a path or URI (gs://...) of a
+        weights file of `keras.applications.ResNet152(include_top=False)`, or None for the
+        initialisers' weights. A remote file is copied to a local temp file first: Keras opens
+        `.h5` files with h5py, which reads local files only.
     """
     import keras
+
+    from beam_jobs.local_copy import local_copy
 
     def build(local_weights):
         return keras.applications.ResNet152(
@@ -29,8 +32,7 @@ def build_resnet152(weights):
 
     if weights is None or weights == "imagenet":
         return build(weights)
-    # Keras opens .h5 files with h5py, which reads local files only: a remote file is copied.
-    with storage.local_copy(weights) as local:
+    with local_copy(str(weights), prefix="vre-weights-") as local:
         return build(local)
 
 

@@ -17,7 +17,7 @@ import logging
 import numpy as np
 
 from beam_jobs import cnn_features, log_mel, vggish
-from beam_jobs.job_args import DEFAULT_RANDOM_SEED
+from beam_jobs.job_args import DEFAULT_RANDOM_SEED, DEFAULT_VGGISH_BATCH_SIZE
 from vre_common import contract
 
 _LOG = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ class VideoFeatureExtractor:
         clips are muted (paper §4.2); no VGGish weights are needed then.
       random_seed: the seed of the random weights.
       num_frames: K, frames per video.
+      vggish_batch_size: log-mel examples (0.96 s each) per VGGish call; the waveform is turned
+        into examples one batch at a time, so memory does not grow with the clip's length.
 
     Example:
       >>> extractor = VideoFeatureExtractor(allow_random_weights=True)
@@ -66,7 +68,10 @@ class VideoFeatureExtractor:
         use_audio=True,
         random_seed=DEFAULT_RANDOM_SEED,
         num_frames=contract.NUM_FRAMES,
+        vggish_batch_size=DEFAULT_VGGISH_BATCH_SIZE,
     ):
+        if vggish_batch_size < 1:
+            raise ValueError(f"vggish_batch_size must be >= 1, got {vggish_batch_size}")
         missing = []
         if cnn_weights is None:
             missing.append("CNN (cnn_weights='imagenet' or a path)")
@@ -85,6 +90,7 @@ class VideoFeatureExtractor:
         self.use_audio = use_audio
         self.random_seed = int(random_seed)
         self.num_frames = int(num_frames)
+        self.vggish_batch_size = int(vggish_batch_size)
         self._build()
 
     def _build(self):
@@ -142,14 +148,26 @@ class VideoFeatureExtractor:
             )
 
     def _audio_embedding(self, decoded):
-        """VGGish embeddings of each 0.96 s window, averaged over the clip: (audio, has_audio)."""
+        """VGGish embeddings of each 0.96 s window, averaged over the clip: (audio, has_audio).
+
+        The windows go through VGGish `vggish_batch_size` at a time (log-mel computed per batch
+        from its slice of the waveform), so memory is bounded whatever the clip's length.
+        """
         if not self.use_audio or not decoded.has_audio:
             return np.zeros([contract.AUDIO_DIM], np.float32), 0
-        examples = log_mel.log_mel_examples(decoded.audio, decoded.audio_sample_rate)
-        embeddings = np.asarray(self.vggish.predict_on_batch(examples), dtype=np.float32)
-        if self._postprocess is not None:
-            embeddings = self._postprocess(embeddings)
-        return embeddings.mean(axis=0).astype(np.float32), 1
+        waveform = decoded.audio
+        if not np.all(np.isfinite(waveform)):
+            raise ValueError(f"the audio of {decoded.path} has NaN or infinite samples")
+        total = np.zeros([vggish.EMBEDDING_SIZE], np.float64)
+        count = 0
+        for chunk in log_mel.example_chunks(waveform, self.vggish_batch_size):
+            examples = log_mel.log_mel_examples(chunk, decoded.audio_sample_rate)
+            embeddings = np.asarray(self.vggish.predict_on_batch(examples), dtype=np.float32)
+            if self._postprocess is not None:
+                embeddings = self._postprocess(embeddings)
+            total += embeddings.sum(axis=0, dtype=np.float64)
+            count += len(embeddings)
+        return (total / count).astype(np.float32), 1
 
     def extract_batch(self, decoded_videos):
         """Features of several videos, the CNN run once on all their frames.

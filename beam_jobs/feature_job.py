@@ -29,9 +29,14 @@ from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from beam_jobs import progress as progress_lib
-from beam_jobs.feature_extractor import DEFAULT_RANDOM_SEED, MissingWeightsError
-from beam_jobs.job_args import add_job_arguments
-from beam_jobs.model_handler import KerasFeatureModelHandler
+from beam_jobs import video_list
+from beam_jobs.feature_extractor import (
+    DEFAULT_RANDOM_SEED,
+    DEFAULT_VGGISH_BATCH_SIZE,
+    MissingWeightsError,
+)
+from beam_jobs.job_args import DEFAULT_MAX_AUDIO_S, add_job_arguments
+from beam_jobs.model_handler import InferenceFailure, KerasFeatureModelHandler
 from beam_jobs.video_record import VideoRecord
 from vre_common import contract
 
@@ -39,6 +44,7 @@ _LOG = logging.getLogger(__name__)
 METRICS_NAMESPACE = "vre_features"
 DEAD_LETTER_FILE = "dead_letter.jsonl"
 METADATA_FILE = "metadata.json"
+INPUT_MANIFEST_FILE = "input_videos.jsonl"
 SHARD_PREFIX = "part"
 SHARD_SUFFIX = ".tfrecord.gz"
 LOCAL_RUNNERS = ("directrunner", "fnapirunner", "direct")
@@ -69,31 +75,48 @@ def _error_text(error_info):
     return repr(error_info)
 
 
-class _KeepFirstPerId(beam.DoFn):
-    """After GroupByKey(id): the first record goes on, any repeat becomes a dead letter."""
+class _OnePerId(beam.DoFn):
+    """After GroupByKey(id): one record per video id goes on.
+
+    Records of an id with the same path and split are one video listed on several lines (a CSV
+    row per caption): their captions are merged, in sorted order since Beam keeps no line order.
+    A record with another path or split is a dead letter ("duplicate video id").
+    """
 
     DUPLICATE = "duplicate"
 
     def process(self, keyed):
         _, records = keyed
-        records = sorted(records, key=lambda r: r.path)
-        yield records[0]
-        for extra in records[1:]:
-            yield beam.pvalue.TaggedOutput(
-                self.DUPLICATE,
-                dead_letter(extra, "input", f"duplicate video id; {records[0].path} was kept"),
-            )
+        records = sorted(records, key=lambda r: (r.path, r.split, r.captions))
+        kept = records[0]
+        same = [r for r in records if (r.path, r.split) == (kept.path, kept.split)]
+        if len(same) > 1:
+            captions = sum(sorted(r.captions for r in same), ())
+            kept = VideoRecord(kept.video_id, kept.path, kept.split, captions)
+        yield kept
+        for extra in records:
+            if (extra.path, extra.split) != (kept.path, kept.split):
+                yield beam.pvalue.TaggedOutput(
+                    self.DUPLICATE,
+                    dead_letter(
+                        extra, "input", f"duplicate video id; {kept.path} ({kept.split}) was kept"
+                    ),
+                )
 
 
 class _DecodeFn(beam.DoFn):
     """VideoRecord -> (record, DecodedVideo) with `decode_fn` (PyAV's decode_video)."""
 
-    def __init__(self, decode_fn, num_frames):
+    def __init__(self, decode_fn, num_frames, max_audio_s):
         self.decode_fn = decode_fn
         self.num_frames = num_frames
+        self.max_audio_s = max_audio_s
 
     def process(self, record):
-        yield record, self.decode_fn(record.path, num_frames=self.num_frames)
+        yield (
+            record,
+            self.decode_fn(record.path, num_frames=self.num_frames, max_audio_s=self.max_audio_s),
+        )
 
 
 class DecodeVideos(beam.PTransform):
@@ -106,21 +129,29 @@ class DecodeVideos(beam.PTransform):
     Args:
       num_frames: K.
       timeout_s: seconds allowed per video.
-      decode_fn: `(path, num_frames=K) -> DecodedVideo`; `decode_video` unless a test needs a
-        decoder that misbehaves.
+      decode_fn: `(path, num_frames=K, max_audio_s=S) -> DecodedVideo`; `decode_video` unless
+        a test needs a decoder that misbehaves.
+      max_audio_s: seconds of audio kept per video (None: all), which bounds a worker's memory.
     """
 
-    def __init__(self, num_frames=contract.NUM_FRAMES, timeout_s=300.0, decode_fn=None):
+    def __init__(
+        self,
+        num_frames=contract.NUM_FRAMES,
+        timeout_s=300.0,
+        decode_fn=None,
+        max_audio_s=DEFAULT_MAX_AUDIO_S,
+    ):
         super().__init__()
         from beam_jobs.video_decoding import decode_video
 
         self.num_frames = num_frames
         self.timeout_s = timeout_s
         self.decode_fn = decode_fn or decode_video
+        self.max_audio_s = max_audio_s
 
     def expand(self, records):
         decoded, failed = records | "DecodeInSubprocess" >> beam.ParDo(
-            _DecodeFn(self.decode_fn, self.num_frames)
+            _DecodeFn(self.decode_fn, self.num_frames, self.max_audio_s)
         ).with_exception_handling(use_subprocess=True, timeout=self.timeout_s)
         letters = failed | "DecodeLetters" >> beam.Map(
             lambda f: dead_letter(f[0], "decode", _error_text(f[1]))
@@ -169,6 +200,10 @@ def _failed_batch_letters(failed):
         yield dead_letter(record, "features", _error_text(error_info))
 
 
+def _failed_alone(keyed_result, num_partitions):
+    return int(isinstance(keyed_result[1].inference, InferenceFailure))
+
+
 class ExtractFeatures(beam.PTransform):
     """VideoRecords -> (EncodedVideos, dead letters).
 
@@ -177,16 +212,23 @@ class ExtractFeatures(beam.PTransform):
       decode_timeout_s: seconds allowed to decode one video (its subprocess is then killed).
       num_frames: K.
       progress_dir: local folder for the progress display, or None.
+      max_audio_s: seconds of audio kept per video (None: all).
     """
 
     def __init__(
-        self, model_handler, decode_timeout_s=300, num_frames=contract.NUM_FRAMES, progress_dir=None
+        self,
+        model_handler,
+        decode_timeout_s=300,
+        num_frames=contract.NUM_FRAMES,
+        progress_dir=None,
+        max_audio_s=DEFAULT_MAX_AUDIO_S,
     ):
         super().__init__()
         self.model_handler = model_handler
         self.decode_timeout_s = decode_timeout_s
         self.num_frames = num_frames
         self.progress_dir = progress_dir
+        self.max_audio_s = max_audio_s
 
     def expand(self, records):
         # GroupByKey both keeps one record per id and breaks fusion, so that on a distributed
@@ -195,35 +237,38 @@ class ExtractFeatures(beam.PTransform):
             records
             | "KeyById" >> beam.Map(lambda r: (r.video_id, r))
             | "GroupById" >> beam.GroupByKey()
-            | "KeepFirstPerId"
-            >> beam.ParDo(_KeepFirstPerId()).with_outputs(_KeepFirstPerId.DUPLICATE, main="unique")
+            | "OnePerId" >> beam.ParDo(_OnePerId()).with_outputs(_OnePerId.DUPLICATE, main="unique")
         )
         decoded, decode_letters = unique.unique | "Decode" >> DecodeVideos(
-            self.num_frames, self.decode_timeout_s
+            self.num_frames, self.decode_timeout_s, max_audio_s=self.max_audio_s
         )
         inferred, inference_failed = (
             decoded
             | "Features"
             >> RunInference(KeyedModelHandler(self.model_handler)).with_exception_handling()
         )
+        # A failed batch was retried video by video inside the handler; the ones that failed
+        # alone carry an InferenceFailure.
+        inferred_ok, failed_alone = inferred | "SplitFailedAlone" >> beam.Partition(
+            _failed_alone, 2
+        )
         encoded, encode_failed = (
-            inferred
+            inferred_ok
             | "Encode" >> beam.ParDo(_EncodeFn(self.progress_dir)).with_exception_handling()
         )
         letters = (
-            unique[_KeepFirstPerId.DUPLICATE],
+            unique[_OnePerId.DUPLICATE],
             decode_letters,
             inference_failed.failed_inferences
             | "FeatureLetters" >> beam.FlatMap(_failed_batch_letters),
+            failed_alone
+            | "FailedAloneLetters"
+            >> beam.Map(lambda kv: dead_letter(kv[0], "features", kv[1].inference.error)),
             encode_failed
             | "EncodeLetters"
             >> beam.Map(lambda f: dead_letter(f[0][0], "encode", _error_text(f[1]))),
         )
-        dead_letters = (
-            letters
-            | "AllLetters" >> beam.Flatten()
-            | "CountFailures" >> beam.ParDo(_CountFailureFn(self.progress_dir))
-        )
+        dead_letters = letters | "AllLetters" >> beam.Flatten()
         return encoded, dead_letters
 
 
@@ -263,29 +308,40 @@ def _outcome_labels(encoded_or_letter):
 
 def build_pipeline(
     pipeline,
-    records,
+    manifest,
     output_dir,
     model_handler,
     settings,
     num_shards=0,
     decode_timeout_s=300,
     progress_dir=None,
+    max_audio_s=DEFAULT_MAX_AUDIO_S,
 ):
     """Adds the whole job to `pipeline`.
 
     Args:
       pipeline: a beam.Pipeline.
-      records: the VideoRecords.
+      manifest: the input manifest (path or URI); workers read and parse it, so the graph holds
+        its name only.
       output_dir: where the splits, dead letters and metadata go (local or URI).
       model_handler: a KerasFeatureModelHandler.
       settings: dict recorded in metadata.json (must hold "weights").
       num_shards: TFRecord shards per split (0: the runner decides).
       decode_timeout_s: seconds per video for the decoder.
       progress_dir: local folder for the progress display, or None.
+      max_audio_s: seconds of audio kept per video (None: all).
     """
-    videos = pipeline | "ListVideos" >> beam.Create(records, reshuffle=False)
-    encoded, dead_letters = videos | "ExtractFeatures" >> ExtractFeatures(
-        model_handler, decode_timeout_s, settings["num_frames"], progress_dir
+    fmt, fieldnames = video_list.check_manifest(manifest)
+    videos, malformed = pipeline | "ListVideos" >> video_list.ReadVideoRecords(
+        manifest, fmt, fieldnames
+    )
+    encoded, extract_letters = videos | "ExtractFeatures" >> ExtractFeatures(
+        model_handler, decode_timeout_s, settings["num_frames"], progress_dir, max_audio_s
+    )
+    dead_letters = (
+        (malformed, extract_letters)
+        | "InputAndExtractLetters" >> beam.Flatten()
+        | "CountFailures" >> beam.ParDo(_CountFailureFn(progress_dir))
     )
     by_split = encoded | "BySplit" >> beam.Partition(_split_index, len(contract.SPLITS))
     for split, part in zip(contract.SPLITS, by_split):
@@ -368,8 +424,13 @@ def _is_local(options):
     return runner is None or str(runner).lower() in LOCAL_RUNNERS
 
 
+def input_manifest_path(output_dir):
+    """Where the job writes the manifest of videos it was given as records (`output_dir`/...)."""
+    return FileSystems.join(output_dir, INPUT_MANIFEST_FILE)
+
+
 def run_feature_job(
-    records,
+    videos,
     output_dir,
     *,
     cnn_weights=None,
@@ -382,13 +443,16 @@ def run_feature_job(
     decode_timeout_s=300.0,
     batch_size=2,
     num_shards=0,
+    max_audio_s=DEFAULT_MAX_AUDIO_S,
+    vggish_batch_size=DEFAULT_VGGISH_BATCH_SIZE,
     pipeline_args=None,
     show_progress=False,
 ):
-    """Runs the job on `records` and returns the metadata it wrote.
+    """Runs the job on `videos` and returns the metadata it wrote.
 
     Args:
-      records: VideoRecords (from an adapter or built by hand).
+      videos: a manifest (`.jsonl` / `.csv` path or URI, read by the workers), or VideoRecords,
+        which are first written as `<output_dir>/input_videos.jsonl` (streamed).
       output_dir: output folder (local or URI).
       cnn_weights: "imagenet" or a path to ResNet152 (no top) weights.
       vggish_weights: path to VGGish weights (`*.weights.h5` or `vggish_model.ckpt`).
@@ -400,6 +464,8 @@ def run_feature_job(
       decode_timeout_s: seconds allowed to decode one video.
       batch_size: videos per CNN call.
       num_shards: TFRecord shards per split (0: the runner decides).
+      max_audio_s: seconds of audio kept per video (None or 0: all of it).
+      vggish_batch_size: 0.96 s audio examples per VGGish call.
       pipeline_args: Beam pipeline options as command-line strings (e.g. ["--runner=...",
         "--direct_running_mode=in_memory"]). Locally the default is multi_processing with
         2 workers.
@@ -410,18 +476,18 @@ def run_feature_job(
 
     Raises:
       MissingWeightsError: no weights and allow_random_weights is False.
-      ValueError: no records or a bad setting.
+      ValueError: no videos, an unreadable manifest or a bad setting.
       FailureRatioExceededError: too many videos failed (outputs are still written).
     """
-    records = list(records)
-    if not records:
-        raise ValueError("the feature job got no videos")
-    if not all(isinstance(r, VideoRecord) for r in records):
-        raise ValueError("records must be VideoRecord instances (see beam_jobs.adapters)")
     if not 0.0 <= max_failure_ratio <= 1.0:
         raise ValueError(f"max_failure_ratio must be in [0, 1], got {max_failure_ratio}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if vggish_batch_size < 1:
+        raise ValueError(f"vggish_batch_size must be >= 1, got {vggish_batch_size}")
+    max_audio_s = max_audio_s or None
+    if max_audio_s is not None and max_audio_s < 0:
+        raise ValueError(f"max_audio_s must be >= 0 (0: no cap), got {max_audio_s}")
     no_weights = cnn_weights is None or (use_audio and vggish_weights is None)
     if no_weights and not allow_random_weights:
         raise MissingWeightsError(
@@ -430,6 +496,7 @@ def run_feature_job(
             "for tests and demos only"
         )
     _check_weight_files(cnn_weights, vggish_weights if use_audio else None, pca_params)
+    manifest = _manifest_of(videos, output_dir)
     if no_weights:
         _LOG.warning(
             "*** RANDOM WEIGHTS (seed=%d): the features are NOT usable for real captioning ***",
@@ -442,10 +509,12 @@ def run_feature_job(
         "pca_params": pca_params,
         "use_audio": use_audio,
         "random_seed": random_seed,
+        "vggish_batch_size": vggish_batch_size,
     }
     settings = {
         "num_frames": contract.NUM_FRAMES,
         "frame_size": contract.FRAME_SIZE,
+        "manifest": manifest,
         "weights": {
             "cnn": cnn_weights or f"random(seed={random_seed})",
             "vggish": (vggish_weights or f"random(seed={random_seed + 1})")
@@ -457,6 +526,8 @@ def run_feature_job(
         "decode_timeout_s": decode_timeout_s,
         "batch_size": batch_size,
         "num_shards": num_shards,
+        "max_audio_s": max_audio_s,
+        "vggish_batch_size": vggish_batch_size,
     }
     options = PipelineOptions(list(pipeline_args or []))
     local = _is_local(options)
@@ -480,17 +551,20 @@ def run_feature_job(
         settings["runner"] = str(options.view_as(StandardOptions).runner)
     handler = KerasFeatureModelHandler(extractor_kwargs, max_batch_size=batch_size)
     progress_root = tempfile.mkdtemp(prefix="vre-progress-") if local and show_progress else None
-    display = progress_lib.ProgressDisplay(progress_root, len(records)) if progress_root else None
+    display = None
+    if progress_root:  # local runs only: counting the lines streams the manifest once
+        display = progress_lib.ProgressDisplay(progress_root, video_list.count_lines(manifest))
     pipeline = beam.Pipeline(runner=runner, options=options)
     build_pipeline(
         pipeline,
-        records,
+        manifest,
         output_dir,
         handler,
         settings,
         num_shards=num_shards,
         decode_timeout_s=decode_timeout_s,
         progress_dir=str(display.folder) if display else None,
+        max_audio_s=max_audio_s,
     )
     try:
         if display:
@@ -513,17 +587,58 @@ def run_feature_job(
     return metadata
 
 
-def records_from_args(args):
-    """The VideoRecords the parsed flags describe (adapters run here, in the driver)."""
-    from beam_jobs.adapters.manifest import read_manifest
+def _manifest_of(videos, output_dir):
+    """The manifest path of `videos`: itself when a path, else the records written to one."""
+    if isinstance(videos, str):
+        video_list.check_manifest(videos)
+        return videos
+    path = input_manifest_path(output_dir)
+    written = video_list.write_manifest(_checked_records(videos), path)
+    if not written:
+        raise ValueError("the feature job got no videos")
+    return path
+
+
+def _checked_records(records):
+    for record in records:
+        if not isinstance(record, VideoRecord):
+            raise ValueError("records must be VideoRecord instances (see beam_jobs.adapters)")
+        yield record
+
+
+def _first_records(manifest, limit):
+    """The first `limit` VideoRecords of a manifest, read as a stream (for --limit)."""
+    from beam_jobs.adapters import manifest as manifest_lib
+
+    fmt, fieldnames = video_list.check_manifest(manifest)
+    lines = video_list.first_lines(manifest, limit + (1 if fmt == "csv" else 0))
+    if fmt == "csv":
+        lines = lines[1:]
+    for i, line in enumerate(lines):
+        where = f"manifest {manifest}, line {line[: video_list.QUOTE_CHARS]!r}"
+        if fmt == "jsonl":
+            yield manifest_lib.parse_jsonl_line(manifest, where, line)
+        else:
+            yield manifest_lib.parse_csv_line(manifest, where, fieldnames, line)
+
+
+def videos_from_args(args):
+    """What the parsed flags describe: a manifest path, or VideoRecords (adapters run here).
+
+    A `--dataset manifest` file is handed to the workers as it is (the driver only checks its
+    first lines), whatever its size. MSR-VTT and MSVD annotation files are parsed here, in the
+    driver (fixed-size datasets: 10k and 2k clips); the job writes their records as a manifest.
+    """
     from beam_jobs.adapters.msrvtt import read_msrvtt
     from beam_jobs.adapters.msvd import read_msvd
 
     if args.dataset == "manifest":
         if not args.manifest:
             raise ValueError("--dataset manifest needs --manifest FILE")
-        records = read_manifest(args.manifest)
-    elif args.dataset == "msrvtt":
+        if args.limit:
+            return list(_first_records(args.manifest, args.limit))
+        return str(args.manifest)
+    if args.dataset == "msrvtt":
         if not args.annotations or not args.video_dir:
             raise ValueError("--dataset msrvtt needs --annotations FILE... and --video_dir DIR")
         records = read_msrvtt(args.annotations, args.video_dir, args.video_ext or ".mp4")
@@ -543,7 +658,7 @@ def records_from_args(args):
 def run_from_args(args, pipeline_args, show_progress=False):
     """Runs the job from parsed job flags plus Beam pipeline flags; returns the metadata."""
     return run_feature_job(
-        records_from_args(args),
+        videos_from_args(args),
         args.output_dir,
         cnn_weights=args.cnn_weights,
         vggish_weights=args.vggish_weights,
@@ -555,13 +670,17 @@ def run_from_args(args, pipeline_args, show_progress=False):
         decode_timeout_s=args.decode_timeout_s,
         batch_size=args.batch_size,
         num_shards=args.num_shards,
+        max_audio_s=args.max_audio_s,
+        vggish_batch_size=args.vggish_batch_size,
         pipeline_args=pipeline_args,
         show_progress=show_progress,
     )
 
 
-def run(argv=None, save_main_session=False):
+def run(argv=None, save_main_session=False, show_progress=False):
     """Command-line entry: job flags plus any Beam pipeline options; returns the metadata.
+
+    show_progress: show videos done / failed / total, rate and ETA while a local run goes on.
 
     save_main_session is False by default: every transform lives in an importable module that
     `setup.py` ships to workers, so nothing from __main__ needs pickling.
@@ -571,7 +690,7 @@ def run(argv=None, save_main_session=False):
     args, pipeline_args = parser.parse_known_args(argv)
     if save_main_session:
         pipeline_args = list(pipeline_args) + ["--save_main_session"]
-    return run_from_args(args, pipeline_args)
+    return run_from_args(args, pipeline_args, show_progress=show_progress)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def sample_times(start_s, end_s, num_samples):
     return start_s + (np.arange(num_samples) + 0.5) * step
 
 
-def pick_frames(frames_with_times, targets):
+def pick_frames(frames_with_times, targets, convert=None):
     """For each target time, the frame on screen then (the last frame starting at or before it).
 
     Consumes an iterator of (time_s, frame) in presentation order once, keeping only the frames it
@@ -64,22 +64,32 @@ def pick_frames(frames_with_times, targets):
     Args:
       frames_with_times: iterable of (time_s, frame) in increasing time order.
       targets: sorted target times, seconds.
+      convert: optional `frame -> value`, applied once to each picked frame as soon as it is
+        picked (e.g. to a small RGB array), so that the source frames are not kept.
 
     Returns:
-      (picked, num_frames): a list of len(targets) frames (the same object may repeat) and the
-      number of frames read.
+      (picked, num_frames): a list of len(targets) frames or converted values (the same object
+      may repeat) and the number of frames read.
     """
+    convert = convert or (lambda frame: frame)
     picked = []
-    previous = None
+    previous = None  # (frame, its converted value or None until it is picked)
     num_frames = 0
     j = 0
+
+    def take(entry):
+        if entry[1] is None:
+            entry[1] = convert(entry[0])
+        return entry[1]
+
     for time_s, frame in frames_with_times:
         num_frames += 1
+        current = [frame, None]
         while j < len(targets) and targets[j] < time_s:
-            picked.append(previous if previous is not None else frame)
+            picked.append(take(previous if previous is not None else current))
             j += 1
-        previous = frame
+        previous = current
     if previous is None:
         return [], 0
-    picked.extend([previous] * (len(targets) - j))
+    picked.extend([take(previous)] * (len(targets) - j))
     return picked, num_frames

@@ -5,6 +5,10 @@ declared here: the job passes every flag it does not know to Beam.
 """
 
 DEFAULT_RANDOM_SEED = 20190000  # the fixed seed of random weights (tests, demos)
+# Audio kept per video: bounds the waveform a worker holds (10 min at 16 kHz: 38 MB) and the
+# VGGish time of a long clip; MSR-VTT / MSVD clips last 10-30 s.
+DEFAULT_MAX_AUDIO_S = 600.0
+DEFAULT_VGGISH_BATCH_SIZE = 64
 
 
 def add_job_arguments(parser):
@@ -36,4 +40,17 @@ def add_job_arguments(parser):
     parser.add_argument("--decode_timeout_s", type=float, default=300.0)
     parser.add_argument("--batch_size", type=int, default=2, help="videos per CNN call")
     parser.add_argument("--num_shards", type=int, default=0, help="shards per split (0: auto)")
+    parser.add_argument(
+        "--max_audio_s",
+        type=float,
+        default=DEFAULT_MAX_AUDIO_S,
+        help="seconds of audio kept per video (the rest is not decoded; 0: all), which bounds "
+        "a worker's memory on long videos",
+    )
+    parser.add_argument(
+        "--vggish_batch_size",
+        type=int,
+        default=DEFAULT_VGGISH_BATCH_SIZE,
+        help="0.96 s audio examples per VGGish call",
+    )
     parser.add_argument("--limit", type=int, default=0, help="only the first N videos (0: all)")

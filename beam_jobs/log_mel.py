@@ -65,3 +65,37 @@ def log_mel_examples(waveform, sample_rate=SAMPLE_RATE):
     log_mel = tf.math.log(tf.matmul(magnitude, mel_matrix) + LOG_OFFSET)  # (frames, 64)
     examples = tf.signal.frame(log_mel, EXAMPLE_FRAMES, EXAMPLE_HOP_FRAMES, axis=0)
     return examples.numpy().astype(np.float32)  # (E, 96, 64)
+
+
+def example_chunks(waveform, examples_per_chunk, sample_rate=SAMPLE_RATE):
+    """Slices of `waveform` that `log_mel_examples` turns into `examples_per_chunk` examples each.
+
+    Examples do not overlap, and each slice starts on the STFT's frame grid, so the examples of
+    all slices are exactly those of the whole waveform (the last slice may give fewer). A
+    waveform shorter than one example is one slice (padded to one example, as for a whole clip).
+
+    Args:
+      waveform: float [T] mono samples.
+      examples_per_chunk: examples per slice, >= 1.
+      sample_rate: Hz.
+
+    Yields:
+      float32 [<= examples_per_chunk * 0.96 s + 15 ms] views of `waveform`.
+    """
+    if examples_per_chunk < 1:
+        raise ValueError(f"examples_per_chunk must be >= 1, got {examples_per_chunk}")
+    window = round(STFT_WINDOW_S * sample_rate)
+    hop = round(STFT_HOP_S * sample_rate)
+    example_samples = EXAMPLE_FRAMES * hop  # 15360: where the next example's first frame starts
+    min_samples = window + (EXAMPLE_FRAMES - 1) * hop  # 15600: the samples one example reads
+    step = examples_per_chunk * example_samples
+    tail = min_samples - example_samples  # the last example reads this far past its hop
+    waveform = np.asarray(waveform)
+    if waveform.size < min_samples:
+        yield waveform
+        return
+    for start in range(0, waveform.size, step):
+        chunk = waveform[start : start + step + tail]
+        if chunk.size < min_samples:
+            return  # not a whole example: the whole waveform would drop it too
+        yield chunk

@@ -7,8 +7,15 @@ batch of decoded videos through the CNN in one call.
 """
 
 import json
+import typing
 
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
+
+
+class InferenceFailure(typing.NamedTuple):
+    """The inference of a video that failed when retried alone: the error, for its dead letter."""
+
+    error: str
 
 
 class KerasFeatureModelHandler(ModelHandler):
@@ -34,8 +41,27 @@ class KerasFeatureModelHandler(ModelHandler):
         return extractor
 
     def run_inference(self, batch, model, inference_args=None):
-        """One PredictionResult per video; model_id carries the weights' description."""
-        features = model.extract_batch(list(batch))
+        """One PredictionResult per video; model_id carries the weights' description.
+
+        When the batch fails, its videos are retried one by one, so that one bad video does not
+        sink the others: a video that fails alone gets an `InferenceFailure` as its inference,
+        which the job turns into its dead letter. (RunInference's own exception handling fails
+        the whole batch; a second RunInference at batch size 1 for the retries would load a
+        second copy of the models on every worker.)
+        """
+        batch = list(batch)
+        try:
+            features = model.extract_batch(batch)
+        except Exception:
+            if len(batch) == 1:
+                raise
+            features = []
+            for decoded in batch:
+                try:
+                    (one,) = model.extract_batch([decoded])
+                except Exception as e:
+                    one = InferenceFailure(f"{type(e).__name__}: {e}")
+                features.append(one)
         return [
             PredictionResult(example=decoded, inference=f, model_id=model.description_json)
             for decoded, f in zip(batch, features)

@@ -7,9 +7,7 @@ folder, and the driver polls that folder. Only used with local runners.
 
 import os
 import pathlib
-import sys
 import threading
-import time
 import uuid
 
 OK = "."
@@ -34,44 +32,48 @@ def count_outcomes(folder):
 
 
 class ProgressDisplay:
-    """Prints `done/total videos, rate, failures` every `interval_s` until stopped.
+    """Shows `done/total videos, rate, ETA, failed` while a local run goes on, until stopped.
+
+    The driver polls the workers' outcome files every `poll_s` seconds and feeds the counts to
+    vre_common.progress (a bar on a terminal, a log line every `interval_s` seconds elsewhere).
 
     Args:
       folder: where workers record outcomes (created).
       total: videos in the job.
-      stream: where to print (stderr by default).
-      interval_s: seconds between updates.
+      poll_s: seconds between polls of the outcome files.
+      interval_s: seconds between log lines when not on a terminal.
     """
 
-    def __init__(self, folder, total, stream=None, interval_s=2.0):
+    def __init__(self, folder, total, poll_s=1.0, interval_s=30.0):
         self.folder = pathlib.Path(folder) / f"progress-{uuid.uuid4().hex[:8]}"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.total = total
-        self.stream = stream or sys.stderr
+        self.poll_s = poll_s
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._start = time.monotonic()
+        self._reporter = None
 
-    def line(self):
+    def _poll(self):
         done, failed = count_outcomes(self.folder)
-        elapsed = time.monotonic() - self._start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        return (
-            f"[vre extract] {done}/{self.total} videos, {rate:.2f} videos/s, "
-            f"{failed} failed, {elapsed:.0f} s"
-        )
+        if done > self._reporter.done:
+            self._reporter.update(done - self._reporter.done, failed=failed)
 
     def _loop(self):
-        while not self._stop.wait(self.interval_s):
-            print(self.line(), file=self.stream, flush=True)
+        while not self._stop.wait(self.poll_s):
+            self._poll()
 
     def __enter__(self):
-        self._start = time.monotonic()
+        from vre_common.progress import ProgressReporter
+
+        self._reporter = ProgressReporter(
+            "[vre extract] videos", total=self.total, unit="video", interval_s=self.interval_s
+        )
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-        print(self.line(), file=self.stream, flush=True)
+        self._poll()
+        self._reporter.close()

@@ -9,9 +9,10 @@ TF-Slim checkpoint (`vggish_model.ckpt`), whose variables are mapped onto the la
 There is no download: TF Hub does not import under TF 2.21.
 """
 
-import numpy as np
+import io
+import os
 
-from vre_common import storage
+import numpy as np
 
 EMBEDDING_SIZE = 128
 INIT_STDDEV = 0.01  # the published initialiser, used for seeded random weights
@@ -86,18 +87,33 @@ def load_vggish_weights(model, path):
       ValueError: the file is missing, or a checkpoint lacks a VGGish variable or has a
         different shape; the message names the path and the variable.
     """
-    import tensorflow as tf
+    from beam_jobs.local_copy import local_checkpoint, local_copy
 
     path = str(path)
+    # Remote files (gs://...) are copied to a local temp file first: Keras opens .h5 weights
+    # with h5py, which reads local files only.
     if path.endswith((".h5", ".keras")):
-        if not tf.io.gfile.exists(path):
-            raise ValueError(f"VGGish weights file does not exist: {path}")
-        # h5py reads local files only: a remote (gs://) file is copied to a local temp file.
-        with storage.local_copy(path) as local:
-            model.load_weights(local)
+        try:
+            with local_copy(path, prefix="vre-weights-") as local:
+                if not os.path.exists(local):
+                    raise FileNotFoundError(local)
+                model.load_weights(local)
+        except FileNotFoundError as e:
+            raise ValueError(f"VGGish weights file does not exist: {path} ({e})") from e
         return model
     try:
-        reader = tf.train.load_checkpoint(path)
+        with local_checkpoint(path) as local:
+            return _load_checkpoint(model, local, path)
+    except FileNotFoundError as e:
+        raise ValueError(f"cannot read VGGish weights {path}: {e}") from e
+
+
+def _load_checkpoint(model, local, path):
+    """Maps the TF-Slim checkpoint at the local prefix `local` (read from `path`) onto `model`."""
+    import tensorflow as tf
+
+    try:
+        reader = tf.train.load_checkpoint(local)
     except Exception as e:
         raise ValueError(
             f"cannot read VGGish weights {path}: expected a Keras '*.weights.h5' file or the "
@@ -134,15 +150,18 @@ class PcaPostprocessor:
     """
 
     def __init__(self, path):
-        import tensorflow as tf
+        from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.filesystems import FileSystems
 
         self.path = str(path)
         try:
-            with tf.io.gfile.GFile(self.path, "rb") as f:
-                params = np.load(f)
-                self.eigen_vectors = np.asarray(params[PCA_EIGEN_VECTORS], dtype=np.float64)
-                self.means = np.asarray(params[PCA_MEANS], dtype=np.float64).reshape(-1, 1)
-        except (OSError, KeyError, ValueError, tf.errors.OpError) as e:
+            # Read whole through Beam's filesystems (np.load seeks; the file is 65 KB).
+            with FileSystems.open(self.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                data = f.read()
+            params = np.load(io.BytesIO(data))
+            self.eigen_vectors = np.asarray(params[PCA_EIGEN_VECTORS], dtype=np.float64)
+            self.means = np.asarray(params[PCA_MEANS], dtype=np.float64).reshape(-1, 1)
+        except Exception as e:  # Beam wraps filesystem errors; numpy raises several types
             raise ValueError(
                 f"cannot read VGGish PCA parameters from {self.path}: need an .npz with "
                 f"{PCA_EIGEN_VECTORS!r} [128, 128] and {PCA_MEANS!r} [128, 1] ({e})"

@@ -62,53 +62,32 @@ class DecodedVideo:
         return self.audio is not None and self.audio.size > 0
 
 
-def _open_container(path, stack):
-    """Opens `path` with PyAV: local files directly, other schemes through Beam's filesystems.
-
-    Remote file handles are registered on `stack` (PyAV does not close a file object it was
-    given), so they close with the container.
-    """
-    import av
-
-    if "://" in path and not path.startswith("file://"):
-        # gs://, s3://, hdfs://...: read through Beam's filesystems (imported only here so that
-        # local decoding, e.g. in the caption client, does not need Beam).
-        from apache_beam.io.filesystem import CompressionTypes
-        from apache_beam.io.filesystems import FileSystems
-
-        try:
-            handle = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
-        except Exception as e:
-            raise VideoDecodeError(f"cannot open video {path}: {e}") from e
-        stack.callback(handle.close)
-        return av.open(handle)
-    local = path.removeprefix("file://")
+def _check_local_file(local, path):
     if not os.path.exists(local):
         raise VideoDecodeError(f"video file does not exist: {path}")
     if os.path.isdir(local):
         raise VideoDecodeError(f"video path is a directory, not a file: {path}")
     if os.path.getsize(local) == 0:
         raise VideoDecodeError(f"video file is empty (0 bytes): {path}")
-    return av.open(local)
 
 
 @contextlib.contextmanager
-def _open(path):
-    """The opened PyAV container of `path`; FFmpeg's open errors become VideoDecodeError."""
+def _open(local, path):
+    """The opened PyAV container of the local file `local` (read from `path`); FFmpeg's open
+    errors become VideoDecodeError naming `path`."""
     import av
 
-    with contextlib.ExitStack() as stack:
-        try:
-            container = _open_container(path, stack)
-        except av.FFmpegError as e:
-            raise VideoDecodeError(f"not a readable video container: {path}: {e}") from e
-        with container:
-            yield container
+    try:
+        container = av.open(local)
+    except av.FFmpegError as e:
+        raise VideoDecodeError(f"not a readable video container: {path}: {e}") from e
+    with container:
+        yield container
 
 
-def _video_time_range(path):
+def _video_time_range(local, path):
     """Pass 1: demux (no decoding) to get the clip's real time range from packet timestamps."""
-    with _open(path) as container:
+    with _open(local, path) as container:
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
             raise VideoDecodeError(f"no video stream in {path} (streams: {', '.join(kinds)})")
@@ -164,51 +143,63 @@ def _frame_to_rgb(frame, size):
     return orient_and_crop(rgb.to_ndarray(), rotation, size)
 
 
-def _decode_frames(path, targets, size):
-    """Pass 2: decode in presentation order and keep the frame on screen at each target time."""
-    with _open(path) as container:
+def _decode_frames(local, path, targets, size):
+    """Pass 2: decode in presentation order and keep the frame on screen at each target time.
+
+    Frames stream through: only the picked ones are kept, each converted to 224x224 RGB as soon
+    as it is picked, so a long or high-resolution clip never sits in memory.
+    """
+    with _open(local, path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"  # frame-threaded decoding: 2x on long H.264 clips
+        first = {}
 
         def timed_frames():
             for frame in container.decode(stream):
                 if frame.pts is None:
                     continue
+                if not first:
+                    first.update(size=(frame.width, frame.height), rotation=frame.rotation)
                 yield float(frame.pts * stream.time_base), frame
 
-        picked, num_frames = frame_sampling.pick_frames(timed_frames(), targets)
+        picked, num_frames = frame_sampling.pick_frames(
+            timed_frames(), targets, convert=lambda frame: _frame_to_rgb(frame, size)
+        )
         if not picked:
             raise VideoDecodeError(f"no video frame could be decoded from {path}")
-        converted = {}
-        out = []
-        rotation = 0
-        for frame in picked:
-            if id(frame) not in converted:
-                converted[id(frame)] = _frame_to_rgb(frame, size)
-                rotation = frame.rotation
-            out.append(converted[id(frame)])
-        source_size = (picked[0].width, picked[0].height)
-        return np.stack(out), num_frames, source_size, rotation
+        return np.stack(picked), num_frames, first["size"], first["rotation"]
 
 
-def _decode_audio(path, sample_rate):
-    """The first audio stream as float32 mono at `sample_rate`, or None when there is none."""
+def _decode_audio(local, path, sample_rate, max_audio_s):
+    """The first audio stream as float32 mono at `sample_rate`, at most `max_audio_s` seconds
+    (decoding stops there), or None when there is none."""
     import av
 
-    with _open(path) as container:
+    max_samples = None if max_audio_s is None else int(max_audio_s * sample_rate)
+    with _open(local, path) as container:
         if not container.streams.audio:
             return None
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):  # flush the resampler's buffered tail
-            chunks.append(out.to_ndarray().reshape(-1))
-        if not chunks:
+        kept = 0
+
+        def resampled():
+            for frame in container.decode(stream):
+                yield from resampler.resample(frame)
+            yield from resampler.resample(None)  # flush the resampler's buffered tail
+
+        for out in resampled():
+            chunk = out.to_ndarray().reshape(-1)
+            if max_samples is not None and kept + chunk.size >= max_samples:
+                chunks.append(chunk[: max_samples - kept])
+                kept = max_samples
+                break
+            chunks.append(chunk)
+            kept += chunk.size
+        if not kept:
             return None
-        return np.concatenate(chunks).astype(np.float32)
+        return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
 def decode_video(
@@ -216,14 +207,20 @@ def decode_video(
     num_frames=contract.NUM_FRAMES,
     frame_size=contract.FRAME_SIZE,
     audio_sample_rate=AUDIO_SAMPLE_RATE,
+    max_audio_s=None,
 ) -> DecodedVideo:
     """Decodes `path` into K uniformly sampled 224x224 RGB frames and a 16 kHz mono waveform.
+
+    A remote video (gs://, s3://...) is fetched once, through Beam's filesystems, into a local
+    temp file that all three passes read (FFmpeg seeks; each remote open would re-read it).
 
     Args:
       path: a local path, file:// URI, or any URI Beam's filesystems read (gs://, s3://...).
       num_frames: K, frames to sample.
       frame_size: side of the square frames.
       audio_sample_rate: Hz of the returned waveform.
+      max_audio_s: keep at most the first this-many seconds of audio (None: all of it); it
+        bounds the memory a long clip's waveform takes.
 
     Returns:
       A DecodedVideo.
@@ -234,12 +231,24 @@ def decode_video(
     """
     import av
 
+    from beam_jobs.local_copy import is_remote, local_copy
+
     path = str(path)
+    if max_audio_s is not None and max_audio_s <= 0:
+        raise ValueError(f"max_audio_s must be > 0 or None, got {max_audio_s}")
     try:
-        start, end = _video_time_range(path)
-        targets = frame_sampling.sample_times(start, end, num_frames)
-        frames, decoded, source_size, rotation = _decode_frames(path, targets, frame_size)
-        audio = _decode_audio(path, audio_sample_rate)
+        with local_copy(path, prefix="vre-video-") as local:
+            _check_local_file(local, path)
+            start, end = _video_time_range(local, path)
+            targets = frame_sampling.sample_times(start, end, num_frames)
+            frames, decoded, source_size, rotation = _decode_frames(
+                local, path, targets, frame_size
+            )
+            audio = _decode_audio(local, path, audio_sample_rate, max_audio_s)
+    except FileNotFoundError as e:
+        if not is_remote(path):
+            raise
+        raise VideoDecodeError(f"cannot open video {path}: {e}") from e
     except av.FFmpegError as e:
         raise VideoDecodeError(f"decoding failed for {path}: {e}") from e
     return DecodedVideo(

@@ -46,6 +46,24 @@ def check_package_path(path: str) -> str:
     return str(path)
 
 
+MULTI_SPAN_REFUSAL = (
+    "train_num_spans={n} cannot run on Kubeflow: the multi-span Resolver "
+    "(SpanRangeStrategy) does not compile with TFX's KubeflowV2 compiler, and ExampleGen "
+    "ingests one span per run. Set data.train_num_spans: 1 and make every span hold the whole "
+    "dataset: `vre spans build --data_root DATA --new NEW_SPAN_DIR` writes span N+1 = span N's "
+    "records + the new videos' records, without running the CNN again (docs/kubeflow.md)."
+)
+
+
+def check_single_span(pipeline) -> None:
+    """ValueError when `pipeline` trains on several spans (a span Resolver), which KFP v2 can't run."""
+    from tfx_pipeline.pipeline import SPAN_RESOLVER
+
+    for component in pipeline.components:
+        if component.id == SPAN_RESOLVER:
+            raise ValueError(MULTI_SPAN_REFUSAL.format(n="N > 1"))
+
+
 def compile_pipeline(pipeline, image: str, output_path: str, display_name: str | None = None):
     """Compiles `pipeline` for Kubeflow Pipelines and writes it to `output_path`.
 
@@ -65,6 +83,7 @@ def compile_pipeline(pipeline, image: str, output_path: str, display_name: str |
 
     check_image(image)
     check_package_path(output_path)
+    check_single_span(pipeline)
     defaults = runtime_parameters.parameterize(pipeline)
     # Schema 2.1 writes `parameterType` and typed parameter values, what the KFP 2.x backend and
     # the kfp 2 SDK use; the 2.0 schema's legacy `type` fields are from the KFP v2 beta.
@@ -121,6 +140,10 @@ def compile_config(config_path: str, image: str, output_path: str, display_name=
     check_image(image)
     check_package_path(output_path)
     config = load_config(config_path)
+    if config.data.train_num_spans > 1:
+        raise ValueError(
+            f"{config_path}: " + MULTI_SPAN_REFUSAL.format(n=config.data.train_num_spans)
+        )
     # Paths expand $VARS lazily: resolve them now, so an unset variable is named before TFX loads.
     _ = (config.resolved_pipeline_root, config.resolved_data_root, config.push_destination)
     from tfx_pipeline.pipeline import create_pipeline_from_config

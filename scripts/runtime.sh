@@ -22,6 +22,15 @@ VENV_IN_ROOT=/opt/vre-venv
 MIN_GLIBC=2.39
 
 log() { echo "[vre runtime] $*" >&2; }
+
+# The `vre` console script of pyproject.toml ([project.scripts]) in the environment's bin/: the
+# project itself is not installed there (each checkout is put on PYTHONPATH when entering).
+ensure_console_script() {
+  local bin=$1 python=$2
+  [ -x "$bin/vre" ] && grep -q vre_cli "$bin/vre" 2>/dev/null && return
+  printf '#!/bin/sh\n# vre console script (see scripts/runtime.sh); the checkout is on PYTHONPATH.\nexec %s -m vre_cli "$@"\n' "$python" >"$bin/vre"
+  chmod +x "$bin/vre"
+}
 die() { echo "[vre runtime] error: $*" >&2; exit 1; }
 
 glibc_ok() {
@@ -191,11 +200,13 @@ Use a Linux with glibc >= $MIN_GLIBC (Ubuntu 24.04, Debian 13) and run 'make set
     case "$(mode)" in
       native)
         [ -x "$TOP/.venv/bin/python" ] || die "no .venv; run 'make setup' first"
+        ensure_console_script "$TOP/.venv/bin" "$TOP/.venv/bin/python"
         export PATH="$TOP/.venv/bin:$PATH" VIRTUAL_ENV="$TOP/.venv" PYTHONPATH="$TOP" VRE_RUNTIME_MODE=native
         exec "$@" ;;
       debian13-root)
         [ -f "$(root_dir)/.vre-complete" ] || die "no Debian 13 root for this lock ($(root_dir)); run 'make setup' first"
         touch "$(root_dir)/.vre-last-used" 2>/dev/null || true
+        ensure_console_script "$(root_dir)$VENV_IN_ROOT/bin" "$VENV_IN_ROOT/bin/python"
         enter_root "$(root_dir)" "$@" ;;
       *) die "unsupported system; see 'make setup'" ;;
     esac ;;

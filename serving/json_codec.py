@@ -15,10 +15,11 @@ import base64
 import binascii
 import json
 
+import grpc
 import numpy as np
 import tensorflow as tf
 
-from serving.errors import invalid_argument
+from serving.errors import ServingError, invalid_argument
 
 ROW, COLUMNAR = "row", "columnar"
 _B64 = "b64"
@@ -149,31 +150,142 @@ def _from_inputs(value, specs: dict) -> dict:
     return arrays
 
 
+# The dtypes TF Serving converts JSON to (json_tensor.cc AddValueToTensor); others, float16
+# among them, are UNIMPLEMENTED there.
+_JSON_DTYPES = {
+    tf.float32,
+    tf.float64,
+    tf.int32,
+    tf.int16,
+    tf.int8,
+    tf.uint8,
+    tf.int64,
+    tf.bool,
+    tf.uint32,
+    tf.uint64,
+}
+# The integer range each integer dtype accepts from JSON: rapidjson's IsInt / IsInt64 / IsUint /
+# IsUint64 checks in TF Serving (int8, int16 and uint8 come in through IsInt as well; here they
+# must fit their own type rather than wrap).
+_INT_RANGE = {
+    tf.int32: (-(2**31), 2**31 - 1),
+    tf.int16: (-(2**15), 2**15 - 1),
+    tf.int8: (-128, 127),
+    tf.uint8: (0, 255),
+    tf.int64: (-(2**63), 2**63 - 1),
+    tf.uint32: (0, 2**32 - 1),
+    tf.uint64: (0, 2**64 - 1),
+}
+# The largest integer each float type holds exactly (json_tensor.cc IsLosslessDecimal).
+_FLOAT_EXACT = {tf.float32: 2**24 - 1, tf.float64: 2**53 - 1}
+
+
 def _to_array(value, spec: tf.TensorSpec, where: str) -> np.ndarray:
     dtype = spec.dtype
     if dtype == tf.string:
         return _string_array(value, where)
+    if dtype not in _JSON_DTYPES:
+        raise ServingError(
+            grpc.StatusCode.UNIMPLEMENTED,
+            f"Conversion of JSON Value: {_short(_first_leaf(value))} to type: "
+            f"{_tf_type_name(dtype)} (input {where})",
+        )
     try:
         arr = np.asarray(value)
     except ValueError as e:  # ragged nesting
         raise invalid_argument(f"input {where}: lists of unequal sizes: {e}") from e
     kind = arr.dtype.kind
-    if dtype.is_floating:
-        ok = kind in "fiu" or (arr.size == 0)
+    if arr.size == 0:
+        ok = True
+    elif dtype.is_floating:
+        ok = kind in "fiu" or _all_ints(arr)
     elif dtype.is_integer:
-        ok = kind in "iu" or (arr.size == 0)
-    elif dtype == tf.bool:
-        ok = kind == "b" or (arr.size == 0)
-    else:
-        raise invalid_argument(
-            f"input {where}: conversion of JSON to type {dtype.name} is unsupported"
-        )
+        ok = kind in "iu" or _all_ints(arr)
+    else:  # bool
+        ok = kind == "b"
     if not ok:
         raise invalid_argument(
-            f"JSON Value: {_short(value)} Type: {_json_type(arr)} is not of expected type: "
-            f"{dtype.name} (input {where})"
+            f"JSON Value: {_short(_first_bad(value, dtype))} Type: {_json_type(arr)} is not of "
+            f"expected type: {_tf_type_name(dtype)} (input {where})"
         )
+    if kind == "O":  # Python ints beyond 64 bits: numpy kept them as objects
+        if dtype.is_integer:
+            _check_int_range(arr, dtype, where)
+        else:
+            _check_exact_float(arr, dtype, where)
+        return arr.astype(dtype.as_numpy_dtype)
+    if dtype.is_integer:
+        _check_int_range(arr, dtype, where)
+    elif kind in "iu":
+        _check_exact_float(arr, dtype, where)
+    elif dtype == tf.float32:
+        finite = arr[np.isfinite(arr)]
+        if finite.size and np.abs(finite).max() > np.finfo(np.float32).max:
+            bad = finite[np.abs(finite) > np.finfo(np.float32).max][0]
+            raise invalid_argument(
+                f"Cannot convert JSON value: {bad!r} to float without loss of precision. "
+                f"(input {where})"
+            )
     return arr.astype(dtype.as_numpy_dtype, copy=False)
+
+
+def _all_ints(arr: np.ndarray) -> bool:
+    return arr.dtype == object and all(
+        isinstance(x, int) and not isinstance(x, bool) for x in arr.flat
+    )
+
+
+def _check_int_range(arr: np.ndarray, dtype: tf.DType, where: str):
+    low, high = _INT_RANGE[dtype]
+    values = arr.astype(object) if arr.dtype.kind != "O" else arr
+    lo, hi = min(values.flat), max(values.flat)
+    if lo < low or hi > high:
+        bad = lo if lo < low else hi
+        raise invalid_argument(
+            f"JSON Value: {bad} Type: Number is not of expected type: {_tf_type_name(dtype)} "
+            f"(out of range; input {where})"
+        )
+
+
+def _check_exact_float(arr: np.ndarray, dtype: tf.DType, where: str):
+    limit = _FLOAT_EXACT[dtype]
+    values = arr.astype(object) if arr.dtype.kind != "O" else arr
+    for x in values.flat:
+        if abs(int(x)) > limit:
+            name = "float" if dtype == tf.float32 else "double"
+            raise invalid_argument(
+                f"Cannot convert JSON value: {x} to {name} without loss of precision. "
+                f"(input {where})"
+            )
+
+
+def _first_leaf(value):
+    while isinstance(value, list) and value:
+        value = value[0]
+    return value
+
+
+def _first_bad(value, dtype: tf.DType):
+    """The first leaf JSON value that is not of the dtype's JSON kind (for the message)."""
+    stack = [value]
+    while stack:
+        v = stack.pop(0)
+        if isinstance(v, list):
+            stack[:0] = v
+            continue
+        if dtype == tf.bool:
+            if not isinstance(v, bool):
+                return v
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            return v
+        elif dtype.is_integer and isinstance(v, float):
+            return v
+    return value
+
+
+def _tf_type_name(dtype: tf.DType) -> str:
+    # TensorFlow's DataTypeString names (float16 is "half" there).
+    return {tf.float16: "half", tf.float32: "float", tf.float64: "double"}.get(dtype, dtype.name)
 
 
 def _string_array(value, where: str) -> np.ndarray:
@@ -183,8 +295,10 @@ def _string_array(value, where: str) -> np.ndarray:
         if isinstance(v, str):
             return v.encode("utf-8")
         if _is_b64(v):
+            text = v[_B64]
             try:
-                return base64.b64decode(v[_B64], validate=True)
+                # Padding is optional, as absl::Base64Unescape (TF Serving) treats it.
+                return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
             except binascii.Error as e:
                 raise invalid_argument(f"Unable to base64 decode (input {where})") from e
         raise invalid_argument(

@@ -17,13 +17,13 @@ import apache_beam as beam
 import numpy as np
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
+
 # TFMA 0.52 no longer re-exports the config protos at top level (no config_pb2.EvalConfig).
 from tensorflow_model_analysis.proto import config_pb2
 
 from vre_common import contract
 from vre_keras.caption_metrics import names
 from vre_keras.caption_metrics.corpus import CaptionInputError, evaluate_corpus
-from vre_keras.caption_metrics.meteor import shared_meteor_scorer
 
 METRIC_NAME = "caption_metrics"
 # Reported by default: coco-caption's four paper metrics, plus CIDEr-D and the other BLEUs.
@@ -73,8 +73,13 @@ class CaptionMetricsCombiner(beam.CombineFn):
         metrics: metric families (names.FAMILIES).
     """
 
-    def __init__(self, keys: Mapping[str, tfma.metrics.MetricKey], model_name: str,
-                 output_name: str, metrics: Sequence[str]):
+    def __init__(
+        self,
+        keys: Mapping[str, tfma.metrics.MetricKey],
+        model_name: str,
+        output_name: str,
+        metrics: Sequence[str],
+    ):
         self._keys = dict(keys)
         self._model_name = model_name
         self._output_name = output_name
@@ -83,20 +88,23 @@ class CaptionMetricsCombiner(beam.CombineFn):
     def create_accumulator(self) -> _Accumulator:
         return _Accumulator()
 
-    def add_input(self, accumulator: _Accumulator,
-                  element: tfma.metrics.StandardMetricInputs) -> _Accumulator:
+    def add_input(
+        self, accumulator: _Accumulator, element: tfma.metrics.StandardMetricInputs
+    ) -> _Accumulator:
         features = element.features or {}
         video_id = features.get(contract.VIDEO_ID)
-        video_id = (_single_text(video_id, contract.VIDEO_ID, "?") if video_id is not None
-                    else f"example{len(accumulator.ids)}")
+        video_id = (
+            _single_text(video_id, contract.VIDEO_ID, "?")
+            if video_id is not None
+            else f"example{len(accumulator.ids)}"
+        )
         if contract.CAPTIONS not in features:
             raise CaptionInputError(
                 f"video {video_id!r}: the example has no {contract.CAPTIONS!r} feature "
                 "(the reference captions, Contract 1)"
             )
         refs = [_text(c) for c in np.asarray(features[contract.CAPTIONS], dtype=object).ravel()]
-        predictions = element.get_predictions(self._model_name or None,
-                                              self._output_name or None)
+        predictions = element.get_predictions(self._model_name or None, self._output_name or None)
         accumulator.ids.append(video_id)
         accumulator.hypotheses.append(_single_text(predictions, "predicted caption", video_id))
         accumulator.references.append(refs)
@@ -122,8 +130,7 @@ class CaptionMetricsCombiner(beam.CombineFn):
         scores = evaluate_corpus(
             dict(zip(ids, accumulator.hypotheses)),
             dict(zip(ids, accumulator.references)),
-            metrics=self._metrics,
-            meteor_scorer=shared_meteor_scorer() if names.METEOR in self._metrics else None,
+            metrics=self._metrics,  # METEOR by the fast path, as `vre evaluate` (meteor_fast.py)
         ).corpus
         return {key: scores[name] for name, key in self._keys.items()}
 
@@ -143,8 +150,9 @@ def _caption_metric_computations(
 ) -> tfma.metrics.MetricComputations:
     unknown = [m for m in metrics if m not in names.FAMILIES]
     if unknown:
-        raise ValueError(f"CaptionMetrics: unknown metrics {unknown}; choose from "
-                         f"{list(names.FAMILIES)}")
+        raise ValueError(
+            f"CaptionMetrics: unknown metrics {unknown}; choose from {list(names.FAMILIES)}"
+        )
     computations = []
     for model_name in model_names or [""]:
         for output_name in output_names or [""]:
@@ -152,16 +160,25 @@ def _caption_metric_computations(
             # example_weighted=None (weights do not apply to corpus scores): exactly the keys
             # TFMA derives from MetricsSpec.thresholds by name, so thresholds find them.
             keys = {
-                metric: tfma.metrics.MetricKey(name=metric, model_name=model_name,
-                                               output_name=output_name, example_weighted=None)
+                metric: tfma.metrics.MetricKey(
+                    name=metric,
+                    model_name=model_name,
+                    output_name=output_name,
+                    example_weighted=None,
+                )
                 for metric in _reported_names(metrics)
             }
-            computations.append(tfma.metrics.MetricComputation(
-                keys=list(keys.values()),
-                preprocessors=[tfma.metrics.FeaturePreprocessor(
-                    feature_keys=[contract.CAPTIONS, contract.VIDEO_ID])],
-                combiner=CaptionMetricsCombiner(keys, model_name, output_name, metrics),
-            ))
+            computations.append(
+                tfma.metrics.MetricComputation(
+                    keys=list(keys.values()),
+                    preprocessors=[
+                        tfma.metrics.FeaturePreprocessor(
+                            feature_keys=[contract.CAPTIONS, contract.VIDEO_ID]
+                        )
+                    ],
+                    combiner=CaptionMetricsCombiner(keys, model_name, output_name, metrics),
+                )
+            )
     return computations
 
 
@@ -187,8 +204,11 @@ def metric_config(metrics: Sequence[str] = DEFAULT_METRICS) -> config_pb2.Metric
     """The MetricConfig that loads CaptionMetrics from this module."""
     import json
 
-    return config_pb2.MetricConfig(class_name=CaptionMetrics.__name__, module=__name__,
-                             config=json.dumps({"metrics": list(metrics)}))
+    return config_pb2.MetricConfig(
+        class_name=CaptionMetrics.__name__,
+        module=__name__,
+        config=json.dumps({"metrics": list(metrics)}),
+    )
 
 
 def eval_config(
@@ -228,10 +248,14 @@ def eval_config(
     return config_pb2.EvalConfig(
         # prediction_key picks the string output; there is no label_key: the references are
         # read from the `captions` feature by the metric itself.
-        model_specs=[config_pb2.ModelSpec(signature_name=signature_name,
-                                    prediction_key=contract.OUT_CAPTION)],
-        slicing_specs=[config_pb2.SlicingSpec()] + [config_pb2.SlicingSpec(feature_keys=list(keys))
-                                               for keys in slice_features],
-        metrics_specs=[config_pb2.MetricsSpec(metrics=[metric_config(metrics)],
-                                        thresholds={names.CIDER: threshold})],
+        model_specs=[
+            config_pb2.ModelSpec(signature_name=signature_name, prediction_key=contract.OUT_CAPTION)
+        ],
+        slicing_specs=[config_pb2.SlicingSpec()]
+        + [config_pb2.SlicingSpec(feature_keys=list(keys)) for keys in slice_features],
+        metrics_specs=[
+            config_pb2.MetricsSpec(
+                metrics=[metric_config(metrics)], thresholds={names.CIDER: threshold}
+            )
+        ],
     )

@@ -51,6 +51,48 @@ class DataConfig:
 
 
 @dataclasses.dataclass
+class VertexTrainingConfig:
+    """Multi-worker training as a Vertex AI custom job (TFX's Vertex Trainer extension).
+
+    Vertex AI starts `1 + worker_count` replicas of `image`, each running the Trainer's
+    executor, and sets TF_CONFIG in each: `cluster` = {"chief": [1 address], "worker":
+    [worker_count addresses]}, `task` = that replica's type and index. The run_fn
+    (tfx_pipeline/trainer_module.py) then trains under MultiWorkerMirroredStrategy; TFX writes
+    the model from the chief only. Empty `project` (the default): the Trainer runs in its own
+    pipeline task, one process.
+
+    Attributes:
+        project: the Google Cloud project of the custom job ("" disables Vertex training).
+        region: the Vertex AI region, e.g. us-central1.
+        image: the container image of every replica: the pipeline image (kubeflow/Dockerfile).
+        machine_type: machine of every replica, e.g. n1-standard-16.
+        worker_count: replicas besides the chief (0: one machine, no strategy).
+        accelerator_type: e.g. NVIDIA_TESLA_T4 ("" for none).
+        accelerator_count: accelerators per replica.
+    """
+
+    project: str = ""
+    region: str = "us-central1"
+    image: str = ""
+    machine_type: str = "n1-standard-8"
+    worker_count: int = 0
+    accelerator_type: str = ""
+    accelerator_count: int = 0
+
+    def worker_pool_specs(self) -> list[dict[str, Any]]:
+        """Vertex CustomJob worker pools: pool 0 is the chief, pool 1 the workers."""
+        machine: dict[str, Any] = {"machine_type": self.machine_type}
+        if self.accelerator_type:
+            machine["accelerator_type"] = self.accelerator_type
+            machine["accelerator_count"] = self.accelerator_count
+        pool = {"machine_spec": machine, "container_spec": {"image_uri": self.image}}
+        pools = [{**pool, "replica_count": 1}]
+        if self.worker_count:
+            pools.append({**pool, "replica_count": self.worker_count})
+        return pools
+
+
+@dataclasses.dataclass
 class TrainerConfig:
     """The Trainer: model sizes, schedule and step limits.
 
@@ -62,6 +104,7 @@ class TrainerConfig:
         eval_steps: EvalArgs.num_steps; None or 0 evaluates the whole eval split.
         train_splits: splits the Trainer trains on.
         eval_splits: splits the Trainer validates on during training.
+        vertex: train as a multi-worker Vertex AI custom job (see VertexTrainingConfig).
     """
 
     model_preset: str = "paper"
@@ -71,6 +114,7 @@ class TrainerConfig:
     eval_steps: int | None = None
     train_splits: list[str] = dataclasses.field(default_factory=lambda: ["train"])
     eval_splits: list[str] = dataclasses.field(default_factory=lambda: ["validation"])
+    vertex: VertexTrainingConfig = dataclasses.field(default_factory=VertexTrainingConfig)
 
 
 @dataclasses.dataclass
@@ -78,13 +122,17 @@ class EvaluatorConfig:
     """The Evaluator's caption metrics and its blessing rule.
 
     Attributes:
-        splits: example splits the candidate is scored on (sliced overall).
+        splits: example splits the candidate is scored and blessed on (sliced overall); the
+            validation split, so the test split plays no part in which model is pushed.
+        report_splits: splits a second Evaluator (ReportEvaluator) scores for the record only:
+            no threshold, its verdict is not used. Must not overlap `splits`. [] for none.
         cider_floor: bless only when CIDEr >= this absolute floor ...
         cider_margin: ... and CIDEr is not lower than the latest blessed model's by more than
             this margin (the baseline is resolved from MLMD).
     """
 
-    splits: list[str] = dataclasses.field(default_factory=lambda: ["test"])
+    splits: list[str] = dataclasses.field(default_factory=lambda: ["validation"])
+    report_splits: list[str] = dataclasses.field(default_factory=lambda: ["test"])
     cider_floor: float = 0.0
     cider_margin: float = 0.0
 
@@ -186,6 +234,13 @@ class PipelineConfig:
         }
         kwargs = {}
         for key, value in values.items():
+            if key == "trainer" and isinstance(value, dict) and "vertex" in value:
+                value = {
+                    **value,
+                    "vertex": _build(
+                        VertexTrainingConfig, value["vertex"], f"{source}: trainer.vertex"
+                    ),
+                }
             if key in sections:
                 kwargs[key] = _build(sections[key], value, f"{source}: {key}")
             else:
@@ -216,6 +271,23 @@ class PipelineConfig:
         ):
             if not splits or not all(isinstance(s, str) and s for s in splits):
                 raise ConfigError(f"{source}: {field} must be a non-empty list of split names")
+        vertex = self.trainer.vertex
+        if vertex.project:
+            if not vertex.image or not vertex.region:
+                raise ConfigError(
+                    f"{source}: trainer.vertex needs image (the pipeline image) and region"
+                )
+            if not isinstance(vertex.worker_count, int) or vertex.worker_count < 0:
+                raise ConfigError(f"{source}: trainer.vertex.worker_count must be an integer >= 0")
+        report = self.evaluator.report_splits
+        if not all(isinstance(s, str) and s for s in report):
+            raise ConfigError(f"{source}: evaluator.report_splits must be a list of split names")
+        both = sorted(set(report) & set(self.evaluator.splits))
+        if both:
+            raise ConfigError(
+                f"{source}: evaluator.report_splits and evaluator.splits share {both}: a split "
+                "is either used for blessing (splits) or only reported (report_splits)"
+            )
         for name in ("cider_floor", "cider_margin"):
             value = getattr(self.evaluator, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -252,9 +324,7 @@ def expand(value: str) -> str:
     expanded = os.path.expandvars(os.path.expanduser(value))
     unset = _UNSET_VAR.search(expanded)
     if unset:
-        raise ConfigError(
-            f"environment variable {unset.group(1)} used in {value!r} is not set"
-        )
+        raise ConfigError(f"environment variable {unset.group(1)} used in {value!r} is not set")
     return expanded
 
 

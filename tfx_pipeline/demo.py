@@ -44,7 +44,10 @@ class CaptionedVideo:
         video_id: the sample video's id.
         split: its split in the sample data.
         caption: the served model's caption.
-        key_frame: the refocused key frame i_key (0..K-1).
+        key_frame: the refocused key frame i_key (0..K-1): the refocus module's pick (argmax
+            alpha, Eq. 11), the frame step 2 re-encodes the video from. It is not the decoder's
+            temporal attention (the served `temporal_attention`), which is what localizes the
+            captioned event on the localization benchmark (docs/model.md).
         key_frame_time_s: when that frame is shown in the video.
         key_frame_png: the key frame saved as an image.
         latency_ms: the gRPC Predict round trip.
@@ -223,6 +226,12 @@ def format_demo(result: DemoResult) -> str:
         lines.append(
             f"  {'':20} key frame {c.key_frame} at {c.key_frame_time_s:.2f} s -> {c.key_frame_png}"
             f"  (version {c.model_version}, {c.latency_ms:.0f} ms)"
+        )
+    if result.captions:
+        lines.append(
+            "  (key frame = the refocus module's pick, where step 2 re-encodes the video from; "
+            "`vre explain` also draws the decoder's temporal attention per word, and "
+            "docs/model.md says how well each finds the captioned moment)"
         )
     lines.append("")
     lines.append(

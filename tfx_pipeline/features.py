@@ -67,7 +67,7 @@ def ensure_features(config: PipelineConfig) -> str | None:
 
     argv = [expand(a) for a in config.data.extract_argv] + ["--output_dir", out]
     log.info("extracting features: beam_jobs.feature_job.run(%s)", argv)
-    feature_job.run(argv)
+    feature_job.run(argv, show_progress=True)
     if not span_has_records(out):
         raise RuntimeError(
             f"the feature job wrote no records for some split under {out} "

@@ -21,15 +21,24 @@ SUMMARY_FILE = "training_summary.json"
 RESOLVED_CONFIG_FILE = "resolved_config.json"
 
 
+def is_multi_worker(tf_config: dict) -> bool:
+    """True when TF_CONFIG names more than one training process (chief + workers).
+
+    Vertex AI custom jobs (TFX's Vertex Trainer, config.VertexTrainingConfig) and Kubeflow
+    TFJobs set TF_CONFIG in every replica: {"cluster": {"chief": [...], "worker": [...]},
+    "task": {"type": ..., "index": ...}}. Parameter servers and evaluators do not train here.
+    """
+    cluster = tf_config.get("cluster", {}) or {}
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1
+
+
 def _distribution_strategy():
     """MultiWorkerMirroredStrategy when TF_CONFIG names a cluster of several workers, else None.
 
     The TFX Trainer is launched once per worker with TF_CONFIG set (e.g. by a Kubernetes
-    TFJob); a single process needs no strategy.
+    TFJob or a Vertex AI custom job); a single process needs no strategy.
     """
-    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    workers = tf_config.get("cluster", {}).get("worker", [])
-    if len(workers) + len(tf_config.get("cluster", {}).get("chief", [])) > 1:
+    if is_multi_worker(json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")):
         import tensorflow as tf
 
         return tf.distribute.MultiWorkerMirroredStrategy()

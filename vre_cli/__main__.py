@@ -1,5 +1,5 @@
 import sys
 
-from vre_cli.main import main
+from vre_cli.main import console_main
 
-sys.exit(main())
+sys.exit(console_main())

@@ -10,6 +10,33 @@ from vre_common import contract
 
 _DECODING_METHODS = ("greedy", "beam")
 _KBIGRU_IMPLEMENTATIONS = ("while_loop", "vectorized")
+ENCODERS = ("kbigru", "none")
+REWARD_PASSES = ("deterministic", "training")
+REWARD_NORMALIZATIONS = ("sum", "per_token")
+REFOCUS_LOSSES = ("lr_plus", "decoder_attention")
+
+
+# The model rows of the paper's Table 1 (its ablation), as ModelConfig fields. Every row is
+# trained by the same schedule and exported with the same Contract-2 signatures.
+TABLE1_ROWS = {
+    # Soft attention over the frames and regions only: no RNN encoder, the decoder starts from
+    # o = 0 (its first step's attention, queried by zeros, reads the mean frame and region).
+    "Vf+vs": dict(encoder="none", refocus=False, use_spatial=True, use_audio=False),
+    # One KBiGRU pass from the default key frame; temporal attention only.
+    "KBiGRU(Vf)": dict(encoder="kbigru", refocus=False, use_spatial=False, use_audio=False),
+    # The same with the spatial attention and the audio vector.
+    "KBiGRU(Vf)+vs+va": dict(encoder="kbigru", refocus=False, use_spatial=True, use_audio=True),
+    # The full model: the Video Refocusing Encoder (Alg. 1) trained with L_All.
+    "VRE(Vf,vs,va)": dict(encoder="kbigru", refocus=True, use_spatial=True, use_audio=True),
+}
+DEFAULT_ROW = "VRE(Vf,vs,va)"
+
+
+def table1_row(name) -> dict:
+    """The ModelConfig fields of a Table-1 row, e.g. table1_row("KBiGRU(Vf)")."""
+    if name not in TABLE1_ROWS:
+        raise ValueError(f"unknown Table-1 row {name!r}; choose from {list(TABLE1_ROWS)}")
+    return dict(TABLE1_ROWS[name])
 
 
 def _from_dict(cls, values):
@@ -37,6 +64,13 @@ class ModelConfig:
         num_regions: N*M spatial regions.
         audio_dim: size of the VGGish audio vector.
         use_audio: feed the audio vector to the VRE and the decoder (False for MSVD).
+        encoder: "kbigru" (the KBiGRU video encoder, Eq. 4-7) or "none" (no RNN encoder: the
+            decoder starts from o = 0 and sees the video through its soft attentions only).
+        refocus: the Video Refocusing Encoder's second pass (Alg. 1) and LR+; False keeps one
+            encoder pass from the default key frame. Without it the exported `key_frame` is -1
+            and `key_frame_probs` are all 0 (no key frame is predicted).
+        use_spatial: the decoder's spatial attention over the N*M regions (AttSSoft); without
+            it the exported `spatial_attention` is all 0.
         max_caption_words: words kept per caption; the decoder runs one more step for <EOS>.
         min_word_count: words seen fewer times become <UNK>.
         dropout: rate of the dropout before the word projection.
@@ -54,6 +88,21 @@ class ModelConfig:
         standardize_features: standardise every frame, region and audio vector over its channels
             before the model reads it (vre_keras/feature_standardization.py; not in the paper,
             which feeds raw ResNet features: False reproduces that).
+        channel_statistics: before that, z-score every temporal and spatial channel with its
+            mean and standard deviation over the training videos (measured by run_schedule,
+            carried in the weights; vre_keras/layers/channel_statistics.py). Not in the paper.
+        reward_passes: how R_e = -(XE2 - XE1) of LR+ is measured. "deterministic": two extra
+            teacher-forced passes without dropout or scheduled sampling (inference behaviour),
+            so R_e depends only on the weights, the video and the caption; "training": from the
+            training passes themselves (their dropout masks and sampling draws differ between
+            step 1 and step 2, which makes the sign of R_e - R_{e-1} mostly noise).
+        reward_normalization: "sum" (Eq. 17-18: summed over the caption's tokens) or
+            "per_token" (each XE divided by the caption's scored tokens, <EOS> included).
+        refocus_loss: what trains the refocus module in phase 2. "lr_plus": the paper's LR+
+            (Eq. 21, argmax key frame rewarded by R_e - R_{e-1}); "decoder_attention": the
+            cross-entropy from the decoder's step-2 temporal attention (averaged over the
+            caption's words, no gradient) to alpha, with o1 held fixed, so it trains only the
+            refocus module (not in the paper; see docs/model.md, "Which signal localizes").
     """
 
     hidden_size: int = 512
@@ -64,6 +113,9 @@ class ModelConfig:
     num_regions: int = contract.NUM_REGIONS
     audio_dim: int = contract.AUDIO_DIM
     use_audio: bool = True
+    encoder: str = "kbigru"
+    refocus: bool = True
+    use_spatial: bool = True
     max_caption_words: int = 15
     min_word_count: int = 3
     dropout: float = 0.5
@@ -78,6 +130,10 @@ class ModelConfig:
     length_penalty: float = 1.0
     seed: int = 0
     standardize_features: bool = True
+    channel_statistics: bool = True
+    reward_passes: str = "deterministic"
+    reward_normalization: str = "sum"
+    refocus_loss: str = "lr_plus"
 
     def __post_init__(self):
         for name in ("hidden_size", "embedding_size", "attention_size", "num_frames", "channels",
@@ -107,11 +163,39 @@ class ModelConfig:
             raise ValueError(
                 f"ModelConfig.decoding must be one of {_DECODING_METHODS}, got {self.decoding!r}"
             )
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"ModelConfig.encoder must be one of {ENCODERS}, got {self.encoder!r}")
+        if self.refocus and self.encoder != "kbigru":
+            raise ValueError("ModelConfig.refocus needs encoder='kbigru' (the VRE re-encodes the "
+                             "video with the KBiGRU from the refocused key frame)")
+        for name, allowed in (("reward_passes", REWARD_PASSES),
+                              ("reward_normalization", REWARD_NORMALIZATIONS),
+                              ("refocus_loss", REFOCUS_LOSSES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"ModelConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
         if self.default_key_frame is not None and not 0 <= self.default_key_frame < self.num_frames:
             raise ValueError(
                 f"ModelConfig.default_key_frame must be in [0, {self.num_frames}), "
                 f"got {self.default_key_frame}"
             )
+
+    @property
+    def table1_row(self) -> str | None:
+        """The name of the Table-1 row these fields make, or None."""
+        for name, fields in TABLE1_ROWS.items():
+            if all(getattr(self, k) == v for k, v in fields.items()):
+                return name
+        return None
+
+    @classmethod
+    def named(cls, row, tiny=False, **overrides) -> "ModelConfig":
+        """The config of a Table-1 row ("Vf+vs", "KBiGRU(Vf)", "KBiGRU(Vf)+vs+va",
+        "VRE(Vf,vs,va)"), at the paper's sizes or, with tiny=True, at ModelConfig.tiny()'s;
+        `overrides` are applied last."""
+        values = {**table1_row(row), **overrides}
+        return cls.tiny(**values) if tiny else cls(**values)
 
     @property
     def step1_key_frame(self) -> int:
@@ -152,7 +236,11 @@ class ScheduleConfig:
         batch_size: global batch size (split over the replicas of a distribution strategy).
         steps_per_epoch: batches per epoch; None runs each epoch over the whole training set.
         eval_steps: batches per evaluation; None evaluates the whole evaluation set.
-        shuffle_buffer: elements in the shuffle buffer.
+        shuffle_buffer: videos in the shuffle buffer (and in the caption interleave window).
+        phase2_selection: how the best phase-2 epoch is chosen (its weights and key frames are
+            kept): a caption metric of the greedy step-2 captions of the validation videos,
+            "CIDEr-D" (default), "Bleu_4", "ROUGE_L", "METEOR", "CIDEr", ..., or "xe2" (lowest
+            validation XE2). Without validation files the training XE2 decides.
     """
 
     phase1_epochs: int = 5
@@ -163,6 +251,7 @@ class ScheduleConfig:
     steps_per_epoch: int | None = None
     eval_steps: int | None = None
     shuffle_buffer: int = 2048
+    phase2_selection: str = "CIDEr-D"
 
     def __post_init__(self):
         for name in ("phase1_epochs", "phase2_epochs", "phase3_epochs", "phase4_epochs"):
@@ -177,6 +266,12 @@ class ScheduleConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"ScheduleConfig.{name} must be None or a positive int")
+        from vre_keras.model_selection import check_selection_metric
+
+        try:
+            check_selection_metric(self.phase2_selection)
+        except ValueError as error:
+            raise ValueError(f"ScheduleConfig.phase2_selection: {error}") from None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

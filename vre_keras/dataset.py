@@ -3,6 +3,13 @@
 Training yields one element per (video, reference caption) pair, so every reference is seen once
 per epoch (the usual choice for MSR-VTT / MSVD); the self-critical phase and key-frame extraction
 use one element per video (`per_video=True`). Videos without any caption are dropped.
+
+Shuffling happens per video, before the videos are expanded into captions, and the expansion
+interleaves `shuffle_buffer` videos one caption at a time (each video's captions in a random
+order): consecutive elements come from different videos and a video comes back only after the
+others of its window. (A shuffle after expansion kept a video's captions next to each other, so
+they shared batches, and the videos came in nearly the same order every epoch.) Memory: about
+2 x shuffle_buffer videos' features (the shuffle buffer and the interleave window).
 """
 
 import glob
@@ -11,7 +18,15 @@ import numpy as np
 import tensorflow as tf
 
 from vre_common import contract
-from vre_keras.vre_captioner import AUDIO, SPATIAL, TEMPORAL, TOKENS, VIDEO_ID, VIDEO_INDEX
+from vre_keras.vre_captioner import (
+    AUDIO,
+    CAPTION_INDEX,
+    SPATIAL,
+    TEMPORAL,
+    TOKENS,
+    VIDEO_ID,
+    VIDEO_INDEX,
+)
 
 
 def resolve_files(file_patterns) -> list[str]:
@@ -66,17 +81,18 @@ def make_dataset(file_patterns, config, vocabulary, batch_size, shuffle=False, r
         config: ModelConfig (feature sizes, caption length).
         vocabulary: Vocabulary that encodes the captions.
         batch_size: elements per batch (the last partial batch is dropped when `repeat`).
-        shuffle: shuffle the elements.
+        shuffle: shuffle the videos (each epoch anew), then interleave their captions.
         repeat: repeat forever.
         video_ids: list of training video ids; position = `video_index` of the per-video tables.
             Videos not in it get index -1 (fine for evaluation, rejected by phases 2-4).
         per_video: one element per video (with its first caption) instead of per caption.
-        shuffle_buffer: shuffle buffer size.
+        shuffle_buffer: shuffle buffer size, in videos.
         seed: shuffle seed.
 
     Returns:
         tf.data.Dataset of dicts: temporal [B, K, C], spatial [B, R, C], audio [B, A],
-        tokens int32 [B, L], video_index int32 [B], video_id string [B].
+        tokens int32 [B, L], video_index int32 [B], caption_index int32 [B] (the caption's position
+        among its video's references; 0 with per_video), video_id string [B].
     """
     spec = contract.feature_spec(config.num_frames, config.channels, config.num_regions)
     length = config.caption_length
@@ -112,17 +128,31 @@ def make_dataset(file_patterns, config, vocabulary, batch_size, shuffle=False, r
 
     dataset = _records(file_patterns).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.filter(lambda x: tf.shape(x[TOKENS])[0] > 0)
-    if per_video:
-        dataset = dataset.map(lambda x: dict(x, **{TOKENS: x[TOKENS][0]}))
-    else:
-        def per_caption(x):
-            n = tf.shape(x[TOKENS])[0]
-            others = {k: tf.repeat(v[None], n, axis=0) for k, v in x.items() if k != TOKENS}
-            return tf.data.Dataset.from_tensor_slices(dict(others, **{TOKENS: x[TOKENS]}))
-
-        dataset = dataset.flat_map(per_caption)
     if shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if per_video:
+        dataset = dataset.map(
+            lambda x: dict(x, **{TOKENS: x[TOKENS][0], CAPTION_INDEX: tf.constant(0, tf.int32)}))
+    else:
+        def per_caption(x, order):
+            # One element per caption, sharing (not copying) the video's features.
+            others = {k: v for k, v in x.items() if k != TOKENS}
+            return tf.data.Dataset.from_tensor_slices(order).map(
+                lambda i: dict(others, **{TOKENS: x[TOKENS][i], CAPTION_INDEX: i}))
+
+        def in_order(x):
+            return per_caption(x, tf.range(tf.shape(x[TOKENS])[0], dtype=tf.int32))
+
+        def in_random_order(x):
+            n = tf.shape(x[TOKENS])[0]
+            return per_caption(x, tf.random.shuffle(tf.range(n, dtype=tf.int32), seed=seed))
+
+        if shuffle:
+            # One caption from each of `shuffle_buffer` videos in turn.
+            dataset = dataset.interleave(in_random_order, cycle_length=shuffle_buffer,
+                                         block_length=1, deterministic=True)
+        else:
+            dataset = dataset.flat_map(in_order)
     if repeat:
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=repeat)

@@ -10,6 +10,10 @@ at unit variance (norm ~45) the video part swamps the embedding, so the decoder 
 previous word and stalls at unigram loss (measured on the demo's features: phase-1 XE 33 after
 300 steps; with unit norm 19 after 160). `ModelConfig.standardize_features=False` gives the
 paper's raw inputs.
+
+Before that, each temporal and spatial channel can be z-scored with the training set's statistics
+(`training_set_moments`, applied by layers/channel_statistics.py): the features of different
+videos share a large common component that per-vector standardisation keeps.
 """
 
 import tensorflow as tf
@@ -31,3 +35,41 @@ def standardize_features(x):
     mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
     channels = tf.cast(tf.shape(x)[-1], tf.float32)
     return (x - mean) * tf.math.rsqrt((variance + EPSILON) * channels)
+
+
+def training_set_moments(file_patterns, config, max_videos=1000):
+    """Per-channel mean and std of the temporal and spatial features of the training videos.
+
+    Args:
+        file_patterns: the training TFRecords (Contract 1, gzip).
+        config: the ModelConfig (feature sizes).
+        max_videos: read at most this many videos: the statistics of a sample suffice.
+
+    Returns:
+        {"temporal": (mean, std), "spatial": (mean, std)}, float arrays of [channels].
+    """
+    import numpy as np
+
+    from vre_common import contract
+    from vre_keras.dataset import resolve_files
+
+    spec = contract.feature_spec(config.num_frames, config.channels, config.num_regions)
+    keys = {"temporal": contract.TEMPORAL, "spatial": contract.SPATIAL}
+    sums = {k: np.zeros(config.channels) for k in keys}
+    squares = {k: np.zeros(config.channels) for k in keys}
+    counts = dict.fromkeys(keys, 0)
+    records = tf.data.TFRecordDataset(resolve_files(file_patterns), compression_type="GZIP")
+    for record in records.take(max_videos):
+        parsed = tf.io.parse_single_example(record, spec)
+        for key, feature in keys.items():
+            x = parsed[feature].numpy().astype(np.float64).reshape(-1, config.channels)
+            sums[key] += x.sum(axis=0)
+            squares[key] += (x * x).sum(axis=0)
+            counts[key] += len(x)
+    if not counts["temporal"]:
+        raise ValueError(f"no training video in {file_patterns} to measure feature statistics on")
+    moments = {}
+    for key in keys:
+        mean = sums[key] / counts[key]
+        moments[key] = (mean, np.sqrt(np.maximum(squares[key] / counts[key] - mean * mean, 0.0)))
+    return moments

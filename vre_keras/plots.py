@@ -1,4 +1,11 @@
-"""Figures that explain a caption: key frames (paper Fig. 3) and spatial attention (Fig. 4)."""
+"""Figures that explain a caption: key frames (paper Fig. 3), the decoder's temporal attention per
+word over the frame strip, and spatial attention (Fig. 4).
+
+The two temporal signals are different things: the key frame is the refocus module's pick (argmax
+alpha, Eq. 11) that step 2 re-encodes the video from; the temporal attention is the decoder's
+weight on each frame while it emits each word (Eq. 15). docs/model.md says which of them localizes
+the event on the localization benchmark.
+"""
 
 import io
 
@@ -108,4 +115,58 @@ def spatial_attention_figure(frame, spatial_attention, words, grid, path):
                   extent=(0, width, height, 0), interpolation="bilinear")
         ax.set_title(word, fontsize=10)
         ax.axis("off")
+    return _save_png(plt, fig, path)
+
+
+def temporal_attention_figure(frames, temporal_attention, words, path, key_frame=None):
+    """Writes the frame strip with the decoder's temporal attention under it, one row per word.
+
+    Column i of the heat map lies under frame i, so a bright cell says "while emitting this word
+    the decoder looked at this frame" (AttTSoft, Eq. 15); the refocus module's key frame, if
+    given, is outlined on the strip for comparison.
+
+    Args:
+        frames: uint8 [K, H, W, 3] sampled frames (all of one size).
+        temporal_attention: float [L, K] weights per decoding step.
+        words: the caption's words, one row each (at most L; <EOS> may be the last).
+        path: PNG to write.
+        key_frame: optional refocused key frame to outline.
+
+    Returns:
+        the path.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be [K, H, W, 3], got shape {frames.shape}")
+    k = len(frames)
+    attention = np.asarray(temporal_attention, np.float32)
+    if attention.ndim != 2 or attention.shape[1] != k:
+        raise ValueError(f"temporal_attention must be [L, {k}] for {k} frames, "
+                         f"got {attention.shape}")
+    words = list(words)[: len(attention)]
+    if not words:
+        raise ValueError("words is empty: nothing to draw a row for")
+    if key_frame is not None and not 0 <= int(key_frame) < k:
+        raise ValueError(f"key_frame {key_frame} is outside the {k} frames")
+    attention = attention[: len(words)]
+    plt = _pyplot()
+    height = frames.shape[1] / frames.shape[2]  # one frame's height in frame widths
+    strip_inches, map_inches = 0.6 * height, 0.3 * len(words) + 0.2  # each frame 0.6" wide
+    fig, (top, bottom) = plt.subplots(
+        2, 1, sharex=True, figsize=(0.6 * k + 1.5, strip_inches + map_inches + 0.9),
+        gridspec_kw={"height_ratios": [strip_inches, map_inches]})
+    # The strip is one image whose x axis counts frames, so column i of the map sits under it.
+    top.imshow(np.concatenate(list(frames), axis=1), extent=(0, k, height, 0), aspect="equal")
+    top.set_yticks([])
+    if key_frame is not None:
+        top.add_patch(plt.Rectangle((int(key_frame), 0), 1, height, fill=False,
+                                    edgecolor=PREDICTED_COLOR, linewidth=3))
+        top.set_title(f"red: refocused key frame {int(key_frame)}; rows: the decoder's "
+                      "temporal attention per word", fontsize=9)
+    image = bottom.imshow(attention, extent=(0, k, len(words), 0), aspect="auto", cmap="viridis",
+                          vmin=0.0, interpolation="nearest")
+    bottom.set_yticks(np.arange(len(words)) + 0.5, labels=words, fontsize=8)
+    bottom.set_xticks(np.arange(k) + 0.5, labels=[str(i) for i in range(k)], fontsize=7)
+    bottom.set_xlabel("frame")
+    fig.colorbar(image, ax=[top, bottom], fraction=0.02, pad=0.01, label="attention")
     return _save_png(plt, fig, path)

@@ -1,11 +1,16 @@
 """The training schedule of §4.2 as one resumable routine (what the TFX Trainer's run_fn calls).
 
 Phase 1: XE of step 1, refocus off.  Phase 2: L_All (XE2 + XE1 + beta LR+), R_{e-1} updated per
-epoch.  Then the best phase-2 weights (lowest validation XE2) are restored, their key frame per
+epoch.  Then the best phase-2 weights (by ScheduleConfig.phase2_selection, CIDEr-D of the
+validation captions by default) are restored, their key frame per
 training video is stored as a constant table and the encoder is copied into the serving key-frame
 predictor.  Phase 3: retraining with those key frames, refocus off.  Phase 4: self-critical
 fine-tuning with CIDEr-D + ROUGE_L and the greedy caption as baseline.  Finally the SavedModel
 (Contract 2) is exported.
+
+Every phase has its own Adam (fresh moments and bias correction from its own first step): the
+phases optimise different losses, and variables first trained in phase 2 would otherwise get a
+bias correction computed from phase 1's step count. The checkpoint holds the current phase's.
 
 State after every epoch (weights, optimizer, per-video tables) goes to a tf.train.Checkpoint and a
 progress file under working_dir, so a killed run continues from its last finished epoch.
@@ -104,8 +109,26 @@ def _fix_key_frames(model, config, vocabulary, train_files, video_ids, batch_siz
     return table
 
 
+def _phase2_score(model, history, eval_files, vocabulary, schedule):
+    """(metric, score) of the epoch that just ended, appended to the history as val_<metric>."""
+    from vre_keras.model_selection import XE2, caption_score
+
+    metric = schedule.phase2_selection
+    if not eval_files:
+        return XE2, history["xe2"][-1]  # nothing held out: the training XE2
+    if metric == XE2:
+        return XE2, history["val_xe2"][-1]
+    # generate() reads the serving key-frame predictor: let it see the current encoder (the
+    # best epoch's copy is saved with the weights and restored with them).
+    model.freeze_key_frame_predictor()
+    score = caption_score(model, eval_files, vocabulary, schedule.batch_size, metric,
+                          max_batches=schedule.eval_steps)
+    history.setdefault(f"val_{metric}", []).append(score)
+    return metric, score
+
+
 def run_schedule(train_files, eval_files, model_config, schedule_config, working_dir,
-                 serving_model_dir, log_dir, strategy=None) -> dict:
+                 serving_model_dir, log_dir, strategy=None, show_progress=True) -> dict:
     """Trains the VRE captioner through phases 1-4 and exports it.
 
     Args:
@@ -117,6 +140,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         serving_model_dir: where the SavedModel is written (must not hold one yet).
         log_dir: TensorBoard logs, one sub-folder per phase.
         strategy: a tf.distribute strategy; None uses the default (current) strategy.
+        show_progress: show each phase's steps, loss and ETA (a bar on a terminal, a log line
+            every 30 s elsewhere; only on the chief).
 
     Returns:
         dict with per-phase histories (loss, xe1, xe2, lr_plus, reward, ... and val_*), the
@@ -129,7 +154,10 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
 
     from vre_keras.dataset import make_dataset, read_references
     from vre_keras.event_logging import ScalarEventLogger
+    from vre_keras.feature_standardization import training_set_moments
+    from vre_keras.training_progress import TrainingProgress
     from vre_keras.export import export_saved_model
+    from vre_keras.model_selection import is_better
     from vre_keras.vocabulary import Vocabulary
     from vre_keras.vre_captioner import PHASE_JOINT, PHASE_SELF_CRITICAL, VRECaptioner
 
@@ -148,6 +176,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
     video_ids = sorted(k for k, v in references.items() if v)
     if not video_ids:
         raise ValueError(f"no training video with captions in {train_files}")
+    captions_per_video = max(len(references[v]) for v in video_ids)
     vocabulary_path = storage.join(working_dir, VOCABULARY_FILE)
     if storage.exists(vocabulary_path):
         vocabulary = Vocabulary.load(vocabulary_path)  # resume: keep the ids the weights use
@@ -160,16 +189,30 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
             storage.write_json(storage.join(working_dir, SCHEDULE_CONFIG_FILE), schedule.to_dict())
 
     with strategy.scope():
-        model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=len(video_ids))
+        model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=len(video_ids),
+                             captions_per_video=captions_per_video)
         model.build_all()
-        optimizer = keras.optimizers.Adam(config.learning_rate)
-        optimizer.build(model.trainable_variables)
+        if config.channel_statistics:  # (a resumed run restores the same values)
+            model.set_feature_statistics(training_set_moments(train_files, config))
+
+    def phase_optimizer(phase):
+        rate = (config.self_critical_learning_rate if phase == PHASE_SELF_CRITICAL
+                else config.learning_rate)
+        with strategy.scope():
+            new = keras.optimizers.Adam(rate)
+            # Built for every trainable variable up front: phases update different subsets.
+            new.build(model.trainable_variables)
+        return new
+
+    progress = _Progress(storage.join(working_dir, PROGRESS_FILE))
+    optimizer = phase_optimizer(progress.state["phase"])
+    optimizer_steps = {}
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     manager = tf.train.CheckpointManager(
         checkpoint, storage.join(own_dir, CHECKPOINTS_DIR), max_to_keep=2
     )
-    progress = _Progress(storage.join(working_dir, PROGRESS_FILE))
     progress.state["num_videos"] = len(video_ids)
+    progress.state["captions_per_video"] = captions_per_video
     if manager.latest_checkpoint and progress.state["epoch"] + progress.state["phase"] > 1:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
         _log.info("resumed from %s at phase %s epoch %s", manager.latest_checkpoint,
@@ -210,18 +253,19 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
             continue
         if phase > progress.state["phase"]:
             progress.state.update(phase=phase, epoch=0)
+            optimizer = phase_optimizer(phase)
+            checkpoint.optimizer = optimizer  # the checkpoint now tracks this phase's state
         if phase == PHASE_SELF_CRITICAL:
             from vre_keras.caption_metrics.reward import CaptionReward
 
             model.set_reward(CaptionReward({v: references[v] for v in video_ids}), vocabulary)
-            optimizer.learning_rate.assign(config.self_critical_learning_rate)
-        else:
-            optimizer.learning_rate.assign(config.learning_rate)
         model.set_phase(phase)
         model.compile(optimizer=optimizer, jit_compile=False)
         data = train_data(per_video=phase == PHASE_SELF_CRITICAL)
         tensorboard = ScalarEventLogger(storage.join(log_dir, f"phase{phase}"))
         history = progress.state["history"].setdefault(str(phase), {})
+        shown = TrainingProgress(phase, progress.state["epoch"], epochs, schedule.steps_per_epoch,
+                                 enabled=chief and show_progress)
         for epoch in range(progress.state["epoch"], epochs):
             logs = model.fit(
                 data,
@@ -230,7 +274,7 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                 steps_per_epoch=schedule.steps_per_epoch,
                 validation_data=eval_data,
                 validation_steps=schedule.eval_steps,
-                callbacks=[tensorboard],
+                callbacks=[tensorboard, shown],
                 verbose=0,
             ).history
             for key, values in logs.items():
@@ -238,14 +282,19 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
                 history.setdefault(key, []).append(float(np.ravel(values[-1])[0]))
             if phase == PHASE_JOINT:
                 model.end_reward_epoch()
-                score = history.get("val_xe2", history["xe2"])[-1]
-                if progress.state["best_phase2"] is None or score < progress.state["best_phase2"]:
-                    progress.state["best_phase2"] = score
+                metric, score = _phase2_score(model, history, eval_files, vocabulary, schedule)
+                best = progress.state["best_phase2"]
+                best = best if isinstance(best, dict) else None  # (older progress files)
+                if is_better(metric, score, best and best["score"]):
+                    progress.state["best_phase2"] = {"metric": metric, "score": score,
+                                                     "epoch": epoch + 1}
                     _save_weights(model, storage.join(own_dir, BEST_PHASE2_WEIGHTS))
             progress.state["epoch"] = epoch + 1
             save_epoch()
             _log.info("phase %d epoch %d: %s", phase, epoch + 1,
                       {k: round(v[-1], 4) for k, v in history.items() if "key_frame" not in k})
+        optimizer_steps[str(phase)] = int(optimizer.iterations.numpy())
+        shown.close()
     if not progress.state["key_frames_fixed"]:  # no phase 3/4: still give serving a predictor
         model.freeze_key_frame_predictor()
 
@@ -262,6 +311,8 @@ def run_schedule(train_files, eval_files, model_config, schedule_config, working
         "vocab_size": len(vocabulary),
         "num_videos": len(video_ids),
         "key_frame_histogram": key_frames.tolist(),
+        "best_phase2": progress.state["best_phase2"],
+        "optimizer_steps": optimizer_steps,
         "serving_model_dir": str(serving_model_dir),
         "working_dir": str(working_dir),
     }
@@ -288,7 +339,8 @@ def load_trained_model(working_dir):
         raise FileNotFoundError(f"{working_dir} holds no run_schedule checkpoint and progress")
     config = ModelConfig.from_dict(storage.read_json(storage.join(working_dir, MODEL_CONFIG_FILE)))
     vocabulary = Vocabulary.load(storage.join(working_dir, VOCABULARY_FILE))
-    num_videos = storage.read_json(progress)["num_videos"]
-    model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=num_videos).build_all()
+    state = storage.read_json(progress)
+    model = VRECaptioner(config, vocab_size=len(vocabulary), num_videos=state["num_videos"],
+                         captions_per_video=state.get("captions_per_video", 1)).build_all()
     tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
     return model, vocabulary

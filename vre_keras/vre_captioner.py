@@ -7,12 +7,14 @@ import tensorflow as tf
 from vre_keras import decoding, losses
 from vre_keras.config import ModelConfig
 from vre_keras.feature_standardization import standardize_features
-from vre_keras.layers import CaptionDecoder, RefocusedVideoEncoder
+from vre_keras.layers import CaptionDecoder, ChannelStatistics, RefocusedVideoEncoder
 from vre_keras.metrics import KeyFrameHistogram
+from vre_keras.vocabulary import PAD_ID
 
 # Inputs of a training batch (dataset.py writes them).
 TEMPORAL, SPATIAL, AUDIO, TOKENS = "temporal", "spatial", "audio", "tokens"
 VIDEO_INDEX, VIDEO_ID = "video_index", "video_id"
+CAPTION_INDEX = "caption_index"  # position of the caption among its video's references
 
 PHASE_STEP1_XE = 1  # XE of step 1 only, refocus off
 PHASE_JOINT = 2  # L_All = XE2 + XE1 + beta * LR+
@@ -27,20 +29,23 @@ class VRECaptioner(keras.Model):
 
     Holds the trainable VRE encoder and decoder, a frozen copy of the encoder that predicts key
     frames for unseen videos at serving time (`key_frame_predictor`, filled from the best phase-2
-    weights by `freeze_key_frame_predictor`), and per-video tables for R_{e-1} (phase 2) and the
-    saved key frames (phases 3-4), indexed by the dataset's `video_index`.
+    weights by `freeze_key_frame_predictor`), a per-caption table of R_{e-1} (phase 2, indexed by
+    the dataset's `video_index` and `caption_index`) and a per-video table of the saved key frames
+    (phases 3-4).
 
     Args:
         config: a ModelConfig or its dict.
         vocab_size: number of tokens of the vocabulary.
         num_videos: rows of the per-video tables (training videos); 0 for a serving-only model.
+        captions_per_video: reference captions per video the reward table keeps apart (the most
+            any training video has); a caption_index beyond it shares the last row.
 
     Example:
         model = VRECaptioner(ModelConfig.tiny(), vocab_size=20, num_videos=8)
         model.set_phase(1); model.compile(); model.fit(dataset)
     """
 
-    def __init__(self, config, vocab_size, num_videos=0, **kwargs):
+    def __init__(self, config, vocab_size, num_videos=0, captions_per_video=1, **kwargs):
         super().__init__(**kwargs)
         if isinstance(config, dict):
             config = ModelConfig.from_dict(config)
@@ -48,7 +53,10 @@ class VRECaptioner(keras.Model):
             raise ValueError(f"vocab_size must be an int >= 5 (4 special tokens), got {vocab_size}")
         if not isinstance(num_videos, int) or num_videos < 0:
             raise ValueError(f"num_videos must be an int >= 0, got {num_videos!r}")
+        if not isinstance(captions_per_video, int) or captions_per_video < 1:
+            raise ValueError(f"captions_per_video must be an int >= 1, got {captions_per_video!r}")
         self.config = config
+        self.captions_per_video = captions_per_video
         self.vocab_size = vocab_size
         self.num_videos = num_videos
         self.phase = PHASE_STEP1_XE
@@ -61,6 +69,11 @@ class VRECaptioner(keras.Model):
             use_audio=config.use_audio,
             kbigru_implementation=config.kbigru_implementation,
         )
+        # Plain attributes, not a dict: tf.train.Checkpoint tracks a Keras layer's attributes.
+        self.temporal_statistics = self.spatial_statistics = None
+        if config.channel_statistics:
+            self.temporal_statistics = ChannelStatistics(config.channels, name="temporal_statistics")
+            self.spatial_statistics = ChannelStatistics(config.channels, name="spatial_statistics")
         self.encoder = RefocusedVideoEncoder(**encoder_args, name="encoder")
         self.key_frame_predictor = RefocusedVideoEncoder(**encoder_args,
                                                          name="key_frame_predictor")
@@ -77,15 +90,21 @@ class VRECaptioner(keras.Model):
             name="decoder",
         )
         rows = max(num_videos, 1)
-        # Per-video state, updated inside train_step with one all-reduced update per step so every
-        # replica of a distribution strategy holds the same table.
+        # Per-caption / per-video state, updated inside train_step with one all-reduced update per
+        # step so every replica of a distribution strategy holds the same table.
         table = dict(trainable=False, aggregation="only_first_replica")
-        self.reward_sum = self.add_weight(shape=(rows,), initializer="zeros", name="reward_sum",
-                                          **table)
-        self.reward_count = self.add_weight(shape=(rows,), initializer="zeros",
+        # R_e is kept per (video, caption): R_{e-1} must be the same caption's reward, or the
+        # caption-to-caption spread of XE (and caption length) decides the LR+ branch.
+        reward_rows = (rows * captions_per_video,)
+        self.reward_sum = self.add_weight(shape=reward_rows, initializer="zeros",
+                                          name="reward_sum", **table)
+        self.reward_count = self.add_weight(shape=reward_rows, initializer="zeros",
                                             name="reward_count", **table)
-        self.previous_reward = self.add_weight(shape=(rows,), initializer="zeros",
+        self.previous_reward = self.add_weight(shape=reward_rows, initializer="zeros",
                                                name="previous_reward", **table)
+        # 1 once a caption has an R_{e-1}; LR+ is 0 before (no threshold measured yet).
+        self.previous_reward_seen = self.add_weight(shape=reward_rows, initializer="zeros",
+                                                    name="previous_reward_seen", **table)
         self.key_frame_table = self.add_weight(shape=(rows,), initializer="zeros",
                                                dtype="int32", name="key_frame_table", **table)
         self.key_frame_table.assign(-tf.ones([rows], tf.int32))
@@ -116,6 +135,8 @@ class VRECaptioner(keras.Model):
         temporal = (None, c.num_frames, c.channels)
         spatial = (None, c.num_regions, c.channels)
         audio = (None, c.audio_dim)
+        for layer in self._channel_statistics().values():
+            layer.build()
         self.encoder.build(temporal, audio)
         self.key_frame_predictor.build(temporal, audio)
         self.decoder.build((None, c.hidden_size), temporal, spatial, audio)
@@ -126,6 +147,22 @@ class VRECaptioner(keras.Model):
         if not self.built:
             self.build()
         return self
+
+    def set_feature_statistics(self, moments):
+        """Sets the training set's per-channel statistics (no-op when the config has none).
+
+        Args:
+            moments: {"temporal": (mean, std), "spatial": (mean, std)}, arrays of [channels],
+                e.g. from feature_standardization.training_set_moments.
+        """
+        for key, layer in self._channel_statistics().items():
+            layer.set_statistics(*moments[key])
+
+    def _channel_statistics(self):
+        """{TEMPORAL: layer, SPATIAL: layer}, or {} when the config has no channel statistics."""
+        if self.temporal_statistics is None:
+            return {}
+        return {TEMPORAL: self.temporal_statistics, SPATIAL: self.spatial_statistics}
 
     def freeze_key_frame_predictor(self):
         """Copies the encoder's current weights into the serving key-frame predictor."""
@@ -161,9 +198,12 @@ class VRECaptioner(keras.Model):
         Every public entry point that takes raw features (call, generate, explain, train_step,
         test_step) goes through this once; the internal passes below read the result.
         """
+        inputs = dict(inputs)
+        for key, layer in self._channel_statistics().items():
+            if inputs.get(key) is not None:
+                inputs[key] = layer(inputs[key])
         if not self.config.standardize_features:
             return inputs
-        inputs = dict(inputs)
         for key in (TEMPORAL, SPATIAL, AUDIO):
             if inputs.get(key) is not None:
                 inputs[key] = standardize_features(inputs[key])
@@ -199,7 +239,8 @@ class VRECaptioner(keras.Model):
         logits1, _, _ = self._decode_teacher_forced(enc["o1"], inputs, audio, training)
         logits2, t_att, s_att = self._decode_teacher_forced(enc["o2"], inputs, audio, training)
         return {"logits1": logits1, "logits2": logits2, "alpha": enc["alpha"],
-                "key_frame": enc["key_frame"], "temporal_attention2": t_att,
+                "refocus_logits": enc["refocus_logits"], "key_frame": enc["key_frame"],
+                "o1": enc["o1"], "o2": enc["o2"], "temporal_attention2": t_att,
                 "spatial_attention2": s_att}
 
     def encoder_key_frame(self, temporal, audio):
@@ -311,13 +352,50 @@ class VRECaptioner(keras.Model):
             logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
         return logs
 
-    def _previous_reward(self, video_index):
-        return tf.gather(self.previous_reward, video_index)
+    def _reward_rows(self, data):
+        """Row of each (video, caption) in the reward tables."""
+        video_index = tf.cast(data[VIDEO_INDEX], tf.int32)
+        caption_index = data.get(CAPTION_INDEX)
+        if caption_index is None:
+            caption_index = tf.zeros_like(video_index)
+        caption_index = tf.minimum(tf.cast(caption_index, tf.int32), self.captions_per_video - 1)
+        return video_index * self.captions_per_video + caption_index
 
-    def _record_rewards(self, video_index, reward):
-        """Adds this step's rewards to the per-video sums, summed over all replicas."""
-        shape = [max(self.num_videos, 1)]
-        index = video_index[:, None]
+    def _previous_reward(self, data):
+        """(R_{e-1}, whether it exists) of each (video, caption)."""
+        rows = self._reward_rows(data)
+        return (tf.gather(self.previous_reward, rows),
+                tf.gather(self.previous_reward_seen, rows))
+
+    def _refocus_reward(self, inputs, audio, both):
+        """R_e = -(XE2 - XE1) (Eq. 20), without gradient.
+
+        With reward_passes="deterministic" it comes from teacher-forced passes without dropout
+        or scheduled sampling, so it is a function of the weights, the video and the caption
+        only; the training passes' random draws differ between the two steps and would make the
+        sign of R_e - R_{e-1} noise. (Training passes are reused when they are deterministic.)
+        """
+        tokens = inputs[TOKENS]
+        c = self.config
+        random_passes = c.dropout > 0 or c.scheduled_sampling > 0
+        if c.reward_passes == "deterministic" and random_passes:
+            o1, o2 = tf.stop_gradient(both["o1"]), tf.stop_gradient(both["o2"])
+            logits1, _, _ = self._decode_teacher_forced(o1, inputs, audio, training=False)
+            logits2, _, _ = self._decode_teacher_forced(o2, inputs, audio, training=False)
+        else:
+            logits1, logits2 = both["logits1"], both["logits2"]
+        xe1 = losses.caption_cross_entropy(logits1, tokens)
+        xe2 = losses.caption_cross_entropy(logits2, tokens)
+        reward = -(xe2 - xe1)
+        if c.reward_normalization == "per_token":
+            scored = tf.reduce_sum(tf.cast(tf.not_equal(tokens, PAD_ID), tf.float32), axis=1)
+            reward = reward / tf.maximum(scored, 1.0)
+        return tf.stop_gradient(reward)
+
+    def _record_rewards(self, rows, reward):
+        """Adds this step's rewards to the per-caption sums, summed over all replicas."""
+        shape = [max(self.num_videos, 1) * self.captions_per_video]
+        index = rows[:, None]
         sums = tf.scatter_nd(index, reward, shape)
         counts = tf.scatter_nd(index, tf.ones_like(reward), shape)
         context = tf.distribute.get_replica_context()
@@ -327,10 +405,13 @@ class VRECaptioner(keras.Model):
         self.reward_count.assign_add(counts)
 
     def end_reward_epoch(self):
-        """Makes this epoch's mean reward per video the R_{e-1} of the next epoch."""
+        """Makes this epoch's reward per (video, caption) the R_{e-1} of the next epoch (the mean
+        if a caption was seen more than once; captions not seen keep their older value)."""
         seen = self.reward_count > 0
         mean = self.reward_sum / tf.maximum(self.reward_count, 1.0)
         self.previous_reward.assign(tf.where(seen, mean, self.previous_reward))
+        self.previous_reward_seen.assign(
+            tf.maximum(self.previous_reward_seen, tf.cast(seen, tf.float32)))
         self.reward_sum.assign(tf.zeros_like(self.reward_sum))
         self.reward_count.assign(tf.zeros_like(self.reward_count))
 
@@ -363,11 +444,20 @@ class VRECaptioner(keras.Model):
             result = self._both_passes(inputs, training=training)
             xe1 = losses.caption_cross_entropy(result["logits1"], tokens)
             xe2 = losses.caption_cross_entropy(result["logits2"], tokens)
-            reward = tf.stop_gradient(-(xe2 - xe1))  # R_e, Eq. 20
-            key_prob = tf.gather(result["alpha"], result["key_frame"], batch_dims=1)
-            lr = losses.lr_plus(key_prob, reward, self._previous_reward(inputs[VIDEO_INDEX]))
-            out.update(xe1=xe1, xe2=xe2, reward=reward, lr_plus=lr,
-                       key_frame=result["key_frame"],
+            if self.config.refocus_loss == "decoder_attention":
+                # o1 held fixed: this loss trains the refocus module only, never the captioner.
+                _, _, refocus_logits = self.encoder.refocus(
+                    tf.stop_gradient(result["o1"]), inputs[TEMPORAL], return_logits=True)
+                lr = losses.decoder_attention_refocus_loss(
+                    refocus_logits, result["temporal_attention2"], tokens)
+                out.update(lr_plus=lr)
+            else:
+                reward = self._refocus_reward(inputs, audio, result)  # R_e, Eq. 20
+                previous, has_previous = self._previous_reward(inputs)
+                lr = losses.lr_plus(result["refocus_logits"], result["key_frame"], reward,
+                                    previous, has_previous)
+                out.update(reward=reward, lr_plus=lr)
+            out.update(xe1=xe1, xe2=xe2, key_frame=result["key_frame"],
                        per_example=xe2 + xe1 + self.config.beta * lr)  # L_All, Eq. 22
             return out
         if self.phase == PHASE_FIXED_KEY_FRAMES:
@@ -469,14 +559,14 @@ class VRECaptioner(keras.Model):
         if "key_frame" in out:
             self.key_frames.update_state(out["key_frame"])
         if "reward" in out:
-            self._record_rewards(tf.cast(data[VIDEO_INDEX], tf.int32), out["reward"])
+            self._record_rewards(self._reward_rows(data), out["reward"])
 
     # ----- serialization ------------------------------------------------------------------------
 
     def get_config(self):
         config = super().get_config()
         config.update(config=self.config.to_dict(), vocab_size=self.vocab_size,
-                      num_videos=self.num_videos)
+                      num_videos=self.num_videos, captions_per_video=self.captions_per_video)
         return config
 
     @classmethod

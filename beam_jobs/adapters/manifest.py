@@ -5,10 +5,13 @@
   by `|`; rows repeating an id (same path and split) add their captions to it.
 Relative video paths are resolved against the manifest's folder. Captions may be empty (videos
 extracted only to be captioned).
+
+The feature job does not call `read_manifest`: its workers parse the lines themselves
+(`beam_jobs.video_list`), so the driver never holds the list. A CSV row must fit on one line
+there (no line breaks inside quoted fields).
 """
 
 import csv
-import io
 import json
 import posixpath
 
@@ -39,34 +42,60 @@ def _record(manifest_path, where, row, captions):
         raise ValueError(f"{where}: {e}") from e
 
 
+def parse_jsonl_line(manifest_path, where, line):
+    """The VideoRecord of one JSONL manifest line; ValueError naming `where` when malformed."""
+    try:
+        row = json.loads(line)
+    except ValueError as e:
+        raise ValueError(f"{where}: not a JSON object: {e}") from e
+    if not isinstance(row, dict):
+        # A malformed line of the file, not a caller's type error: ValueError like the rest.
+        raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")  # noqa: TRY004
+    captions = row.get("captions", [])
+    if isinstance(captions, str) or not all(isinstance(c, str) for c in captions):
+        raise ValueError(f"{where}: 'captions' must be a list of strings")
+    return _record(manifest_path, where, row, captions)
+
+
+def csv_fieldnames(manifest_path, header_line):
+    """The column names of a CSV manifest's header line; ValueError when a column is missing."""
+    fieldnames = next(csv.reader([header_line]), [])
+    fieldnames = [name.strip() for name in fieldnames]
+    if not set(FIELDS) <= set(fieldnames):
+        raise ValueError(
+            f"manifest {manifest_path} needs a header with {', '.join(FIELDS)}[,captions]"
+        )
+    return fieldnames
+
+
+def parse_csv_line(manifest_path, where, fieldnames, line):
+    """The VideoRecord of one CSV manifest row (captions split on '|')."""
+    values = next(csv.reader([line]), [])
+    if len(values) > len(fieldnames):
+        raise ValueError(f"{where}: {len(values)} columns, the header has {len(fieldnames)}")
+    row = dict(zip(fieldnames, values))
+    captions = [c.strip() for c in (row.get("captions") or "").split("|") if c.strip()]
+    return _record(manifest_path, where, row, captions)
+
+
 def _read_jsonl(path):
     records = []
     for line_no, line in enumerate(file_io.read_text(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{line_no}"
-        try:
-            row = json.loads(line)
-        except ValueError as e:
-            raise ValueError(f"{where}: not a JSON object: {e}") from e
-        if not isinstance(row, dict):
-            # A malformed line of the file, not a caller's type error: ValueError like the rest.
-            raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")  # noqa: TRY004
-        captions = row.get("captions", [])
-        if isinstance(captions, str) or not all(isinstance(c, str) for c in captions):
-            raise ValueError(f"{where}: 'captions' must be a list of strings")
-        records.append(_record(path, where, row, captions))
+        if line.strip():
+            records.append(parse_jsonl_line(path, f"{path}:{line_no}", line))
     return records
 
 
 def _read_csv(path):
-    reader = csv.DictReader(io.StringIO(file_io.read_text(path)))
-    if not reader.fieldnames or not set(FIELDS) <= set(reader.fieldnames):
+    lines = file_io.read_text(path).splitlines()
+    if not lines:
         raise ValueError(f"manifest {path} needs a header with {', '.join(FIELDS)}[,captions]")
+    fieldnames = csv_fieldnames(path, lines[0])
     by_id = {}
-    for line_no, row in enumerate(reader, 2):
-        captions = [c.strip() for c in (row.get("captions") or "").split("|") if c.strip()]
-        record = _record(path, f"{path}:{line_no}", row, captions)
+    for line_no, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        record = parse_csv_line(path, f"{path}:{line_no}", fieldnames, line)
         first = by_id.get(record.video_id)
         if first is None:
             by_id[record.video_id] = record
@@ -81,19 +110,23 @@ def _read_csv(path):
     return list(by_id.values())
 
 
+def manifest_format(path):
+    """ "jsonl" or "csv" from the manifest's extension; ValueError for anything else."""
+    name = str(path).lower()
+    if name.endswith((".jsonl", ".json")):
+        return "jsonl"
+    if name.endswith(".csv"):
+        return "csv"
+    raise ValueError(f"manifest {path}: use a .jsonl or .csv file")
+
+
 def read_manifest(path):
-    """The videos of a JSONL or CSV manifest (format in the module docstring).
+    """The videos of a JSONL or CSV manifest (format in the module docstring), in the caller.
 
     Raises:
       ValueError: an unknown extension, a malformed row (file and line named) or a repeated id.
     """
-    name = str(path).lower()
-    if name.endswith((".jsonl", ".json")):
-        records = _read_jsonl(path)
-    elif name.endswith(".csv"):
-        records = _read_csv(path)
-    else:
-        raise ValueError(f"manifest {path}: use a .jsonl or .csv file")
+    records = _read_jsonl(path) if manifest_format(path) == "jsonl" else _read_csv(path)
     if not records:
         raise ValueError(f"manifest {path} lists no video")
     return check_unique(records, f"manifest {path}")

@@ -74,3 +74,46 @@ def write_broken_files(folder, good_video):
     files["truncated"].write_bytes(data[: len(data) // 2])  # the index (moov) is cut off
     write_audio_only(files["audio_only"])
     return files
+
+
+def write_long_clip(path, seconds, size=32, fps=1, audio_rate=8000, audio=None):
+    """A long, tiny clip: `size`x`size` mpeg4 at `fps` and a mono PCM track, in Matroska.
+
+    Each frame is a flat grey whose level cycles with time; the audio is a 440 Hz tone unless
+    `audio` (float32 samples in [-1, 1] at `audio_rate`, NaN allowed) is given. PCM keeps the
+    generation fast (no audio encoder runs): 30 minutes take a few seconds.
+    """
+    import av
+
+    with av.open(str(path), "w", format="matroska") as container:
+        video = container.add_stream("mpeg4", rate=fps)
+        video.width, video.height, video.pix_fmt = size, size, "yuv420p"
+        sound = container.add_stream("pcm_f32le", rate=audio_rate, layout="mono")
+        if audio is None:
+            t = np.arange(int(seconds * audio_rate), dtype=np.float64) / audio_rate
+            audio = (0.3 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+        audio = np.asarray(audio, np.float32)
+        for i in range(int(seconds * fps)):
+            image = np.full((size, size, 3), (i * 7) % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = i
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for start in range(0, audio.size, audio_rate):  # one-second audio frames
+            chunk = audio[start : start + audio_rate]
+            frame = av.AudioFrame.from_ndarray(chunk[None], format="flt", layout="mono")
+            frame.sample_rate, frame.pts = audio_rate, start
+            for packet in sound.encode(frame):
+                container.mux(packet)
+        for stream in (video, sound):
+            for packet in stream.encode():
+                container.mux(packet)
+    return pathlib.Path(path)
+
+
+def write_nan_audio_clip(path, seconds=2):
+    """A short clip whose float PCM audio track holds NaN samples (a real, decodable file)."""
+    rate = 16000
+    audio = np.full(seconds * rate, 0.1, np.float32)
+    audio[rate // 2 : rate] = np.nan
+    return write_long_clip(path, seconds, size=64, fps=5, audio_rate=rate, audio=audio)

@@ -58,10 +58,12 @@ def test_every_component_is_a_task(spec, reference_pipeline):
     expected = {
         "ImportExampleGen",
         "StatisticsGen",
-        "SchemaGen",
+        "ContractSchemaGen",
         "ExampleValidator",
+        "ValidationGate",
         "Trainer",
         "Evaluator",
+        "ReportEvaluator",
         "Pusher",
     }
     assert expected <= tasks
@@ -72,7 +74,7 @@ def test_every_component_is_a_task(spec, reference_pipeline):
 def test_every_component_runs_in_the_given_image(spec):
     executors = json_format.MessageToDict(spec.deployment_spec)["executors"]
     containers = {k: v["container"] for k, v in executors.items() if "container" in v}
-    assert len(containers) == 7  # all but the two resolver tasks, which run no container
+    assert len(containers) == 9  # all but the two resolver tasks, which run no container
     for label, container in containers.items():
         assert container["image"] == IMAGE, label
         assert container["command"][:2] == ["python", "-m"]
@@ -81,6 +83,21 @@ def test_every_component_runs_in_the_given_image(spec):
     assert hook["command"][-1] == "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"
     # The config's Beam flags travel with every Beam-based component.
     assert "--direct_running_mode=multi_processing" in containers["Evaluator_executor"]["args"]
+    # ExampleGen runs the shard-naming reader; the data-guard components run this project's code.
+    assert "tfx_pipeline.record_reader.Executor" in json.dumps(containers["ImportExampleGen_executor"])
+    assert "validation_components" in json.dumps(containers["ValidationGate_executor"])
+
+
+def test_trainer_waits_for_the_validation_gate(spec):
+    """The gate passes no artifact to the Trainer; the order is a task dependency in the spec."""
+    tasks = spec.root.dag.tasks
+    assert "ValidationGate" in tasks["Trainer"].dependent_tasks
+    gate_inputs = tasks["ValidationGate"].inputs.artifacts
+    assert gate_inputs["anomalies"].task_output_artifact.producer_task == "ExampleValidator"
+    assert gate_inputs["examples"].task_output_artifact.producer_task == "ImportExampleGen"
+    schema = tasks["ExampleValidator"].inputs.artifacts["schema"]
+    assert schema.task_output_artifact.producer_task == "ContractSchemaGen"
+    assert _constant(tasks["ContractSchemaGen"], "num_frames") == 20
 
 
 def test_locations_are_runtime_parameters_with_the_config_defaults(spec):
@@ -142,7 +159,7 @@ def test_evaluator_configuration_carried_over(spec):
     assert compiled == caption_metrics_tfma.eval_config(cider_floor=0.40, cider_margin=0.01)
     thresholds = json.dumps(json_format.MessageToDict(compiled))
     assert "0.4" in thresholds and "0.01" in thresholds
-    assert json.loads(_constant(evaluator, "example_splits")) == ["test"]
+    assert json.loads(_constant(evaluator, "example_splits")) == ["validation"]
     artifacts = evaluator.inputs.artifacts
     assert artifacts["model"].task_output_artifact.producer_task == "Trainer"
     assert artifacts["baseline_model"].task_output_artifact.producer_task == (
@@ -152,6 +169,11 @@ def test_evaluator_configuration_carried_over(spec):
     blessing = spec.root.dag.tasks["Pusher"].inputs.artifacts["model_blessing"]
     assert blessing.task_output_artifact.producer_task == "Evaluator"
     assert blessing.task_output_artifact.output_artifact_key == "blessing"
+    # The test split is only reported: no threshold, no baseline.
+    report = spec.root.dag.tasks["ReportEvaluator"]
+    assert json.loads(_constant(report, "example_splits")) == ["test"]
+    assert "thresholds" not in _constant(report, "eval_config")
+    assert set(report.inputs.artifacts) == {"examples", "model"}
 
 
 def test_json_target_is_a_pipeline_job_of_the_same_spec(compiled_json, spec):
@@ -177,3 +199,19 @@ def test_kfp_sdk_loads_the_package_as_a_pipeline(compiled_yaml):
     assert inputs[runtime_parameters.DATA_ROOT].type == "String"
     assert inputs[runtime_parameters.DATA_ROOT].optional
     assert inputs[runtime_parameters.DATA_ROOT].default == f"gs://{BUCKET}/vre/data"
+
+
+def test_a_pipeline_with_the_span_resolver_is_refused(kubeflow_config, bucket_env, tmp_path):
+    """compile_pipeline itself (not only `vre pipeline compile`) refuses multi-span training."""
+    from kubeflow.compiler import compile_pipeline
+    from tfx_pipeline.config import load_config
+    from tfx_pipeline.pipeline import SPAN_RESOLVER, create_pipeline_from_config
+
+    config = load_config(kubeflow_config)
+    config.data.train_num_spans = 2
+    pipeline = create_pipeline_from_config(config)
+    assert SPAN_RESOLVER in {c.id for c in pipeline.components}
+    output = tmp_path / "p.yaml"
+    with pytest.raises(ValueError, match="cannot run on Kubeflow: the multi-span Resolver"):
+        compile_pipeline(pipeline, IMAGE, str(output))
+    assert not output.exists()

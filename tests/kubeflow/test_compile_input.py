@@ -36,3 +36,16 @@ def test_only_kubeflow_is_a_target(capsys):
             ["pipeline", "compile", "--target", "airflow", "--image", "x/y:1", "--output", "p.yaml"]
         )
     assert "invalid choice: 'airflow'" in capsys.readouterr().err
+
+
+def test_multi_span_training_is_refused_at_compile_time(tmp_path, capsys):
+    """KFP v2 cannot run the SpanRangeStrategy Resolver: refused, naming the way out."""
+    config = tmp_path / "multi.yaml"
+    config.write_text(f"root: {tmp_path}\ndata: {{train_num_spans: 3}}\n")
+    output = tmp_path / "p.yaml"
+    argv = ["--image", "r.example.com/vre:1", "--output", str(output), "--config", str(config)]
+    assert main(["pipeline", "compile", "--target", "kubeflow", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "train_num_spans=3 cannot run on Kubeflow" in err
+    assert "vre spans build" in err
+    assert not output.exists()

@@ -51,11 +51,47 @@ def test_cluster_basics(manifests):
         "kind": "Role",
         "name": role["metadata"]["name"],
     }
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "vre-pipeline"}]
-    # Namespaced permissions only, never a wildcard.
+    assert [(s["kind"], s["name"]) for s in binding["subjects"]] == [
+        ("ServiceAccount", "vre-pipeline")
+    ]
+    # Namespaced permissions only, never a wildcard, and no blanket Secret access: a rule on
+    # secrets must name them (resourceNames).
     for rule in role["rules"]:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"]
-    assert kustomization["namespace"] == "kubeflow"
+        if "secrets" in rule["resources"]:
+            assert rule.get("resourceNames"), rule
+
+
+def test_namespace_is_a_parameter(manifests):
+    """No manifest names a namespace; params.env does, and replacements copy it everywhere."""
+    kustomization, docs = _kustomized(manifests)
+    assert "namespace" not in kustomization
+    (generator,) = kustomization["configMapGenerator"]
+    assert generator["envs"] == ["params.env"]
+    params = dict(
+        line.split("=", 1) for line in (manifests / "params.env").read_text().split() if line
+    )
+    assert params == {"namespace": "kubeflow"}
+    (replacement,) = kustomization["replacements"]
+    assert replacement["source"] == {
+        "kind": "ConfigMap",
+        "name": generator["name"],
+        "fieldPath": "data.namespace",
+    }
+    targeted = {t["select"]["kind"] for t in replacement["targets"]}
+    assert targeted == {doc["kind"] for doc in docs}, "every kind gets the namespace"
+    for doc in docs:
+        assert doc["metadata"].get("namespace") is None, doc["metadata"]
+    binding = _by_kind(docs)["RoleBinding"]["vre-pipeline"]
+    (target,) = [t for t in replacement["targets"] if t["select"]["kind"] == "RoleBinding"]
+    assert "subjects.[name=vre-pipeline].namespace" in target["fieldPaths"]
+    assert [s["name"] for s in binding["subjects"]] == ["vre-pipeline"]
+
+    gcp_kustomization, gcp_docs = _kustomized(manifests / "gcp")
+    assert "namespace" not in gcp_kustomization
+    members = [d["spec"]["member"] for d in gcp_docs if d["kind"] == "IAMPolicyMember"]
+    workload_identity = [m for m in members if ".svc.id.goog[" in m]
+    assert workload_identity and all("[VRE_NAMESPACE/" in m for m in workload_identity)
 
 
 def test_submit_uses_the_manifest_service_account(manifests):

@@ -32,7 +32,7 @@ def test_tensor_proto_round_trip(value):
 
 
 def test_bad_tensor_proto_names_the_input():
-    proto = array_to_proto(np.zeros((2, 3), np.float32))
+    proto = array_to_proto(np.zeros((2, 3), np.float32), tensor_content=True)
     proto.tensor_content = proto.tensor_content[:-1]
     with pytest.raises(ServingError, match="input 'temporal' is not a valid TensorProto"):
         proto_to_array("temporal", proto)
@@ -44,10 +44,12 @@ def test_b64_strings_in_and_bytes_outputs_out():
     assert fmt == json_codec.ROW and list(inputs["examples"]) == [b"\x00\x01", b"text"]
     with pytest.raises(ServingError, match="Unable to base64 decode"):
         json_codec.predict_inputs({"inputs": [{"b64": "@@"}]}, specs)
-    answer = json.loads(json_codec.predict_answer(
-        {"x_bytes": np.array([b"\xff"], dtype=object), "y": np.array([[1.5]], np.float32)},
-        json_codec.COLUMNAR,
-    ))
+    answer = json.loads(
+        json_codec.predict_answer(
+            {"x_bytes": np.array([b"\xff"], dtype=object), "y": np.array([[1.5]], np.float32)},
+            json_codec.COLUMNAR,
+        )
+    )
     assert answer == {"outputs": {"x_bytes": [{"b64": "/w=="}], "y": [[1.5]]}}
 
 

@@ -5,6 +5,7 @@ import pathlib
 
 import yaml
 
+from vre_cli.commands.serve import build_server
 from vre_cli.main import build_parser
 
 MANIFESTS = pathlib.Path(__file__).resolve().parents[2] / "serving" / "manifests"
@@ -15,7 +16,7 @@ def _docs(name):
     return {d["kind"]: d for d in yaml.safe_load_all((MANIFESTS / name).read_text()) if d}
 
 
-def test_tf_serving_deployment_and_service():
+def test_tf_serving_deployment_and_service(monkeypatch):
     docs = _docs("tf-serving.yaml")
     assert set(docs) == {"Deployment", "Service", "PodDisruptionBudget"}
     pod = docs["Deployment"]["spec"]["template"]["spec"]
@@ -31,11 +32,16 @@ def test_tf_serving_deployment_and_service():
     assert docs["Service"]["spec"]["selector"] == labels
     assert pod["serviceAccountName"] == "vre-serving"
 
-    # The same command line runs our embedded server: the flags mean the same things.
+    # The same command line runs our embedded server: the flags mean the same things, and in a
+    # pod (KUBERNETES_SERVICE_HOST set) it binds all interfaces as TF Serving does.
     parsed = build_parser().parse_args(["serve", *container["args"]])
     assert (parsed.model_name, parsed.model_base_path) == (args["model_name"], SERVING_BASE)
     assert (parsed.port, parsed.rest_api_port) == (8500, 8501)
     assert parsed.file_system_poll_wait_seconds == 30 and parsed.enable_model_warmup is True
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    server = build_server(parsed)  # builds (no I/O yet): the gs:// path is accepted
+    assert server.host == "0.0.0.0"
+    assert server.config.model_config_list.config[0].base_path == SERVING_BASE
 
 
 def test_kustomization_lists_the_manifests():

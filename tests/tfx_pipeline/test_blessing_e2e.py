@@ -60,7 +60,8 @@ def _config(root, epochs, train_num_spans=1):
                              "phase4_epochs": 0, "batch_size": 4, "steps_per_epoch": 15,
                              "eval_steps": 1, "shuffle_buffer": 8},
             },
-            "evaluator": {"splits": ["train"], "cider_floor": 0.0, "cider_margin": 0.05},
+            "evaluator": {"splits": ["train"], "report_splits": [], "cider_floor": 0.0,
+                          "cider_margin": 0.05},
             "serving": {"model_name": "vre", "warmup_examples": 1},
         }
     )

@@ -60,6 +60,11 @@ def test_bucket_root_stays_a_uri():
         ("trainer: {train_steps: -3}\n", "trainer.train_steps must be an integer >= 0"),
         ("evaluator: {cider_floor: high}\n", "evaluator.cider_floor must be a number"),
         ("evaluator: {splits: []}\n", "evaluator.splits must be a non-empty list"),
+        ("evaluator: {splits: [validation, test]}\n", "evaluator.report_splits and "
+         "evaluator.splits share ['test']"),
+        ("trainer: {vertex: {project: p}}\n", "trainer.vertex needs image"),
+        ("trainer: {vertex: {project: p, image: i, workers: 2}}\n",
+         "trainer.vertex: unknown key(s) workers"),
         ("serving: {model_name: a/b}\n", "serving.model_name"),
         ("serving: 3\n", "serving: expected a mapping"),
         ("statistics: maybe\n", "statistics must be true or false"),

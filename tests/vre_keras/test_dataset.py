@@ -44,3 +44,34 @@ def test_per_video_and_unknown_videos(records, tiny_config, tiny_vocabulary):
 def test_missing_files_are_named(tiny_config, tiny_vocabulary, tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing-here"):
         make_dataset(str(tmp_path / "nothing-here*.gz"), tiny_config, tiny_vocabulary, 2)
+
+
+def test_shuffle_separates_a_videos_captions_and_reorders_videos(tmp_path, tiny_config):
+    from vre_keras.synthetic_data import write_synthetic_records
+    from vre_keras.vocabulary import Vocabulary
+
+    # 16 videos x 4 captions, written in order (as a Beam job writes them).
+    captions = {f"v{i:02d}": [f"clip {i} caption {j}" for j in range(4)] for i in range(16)}
+    path = write_synthetic_records(tmp_path / "t.tfrecord.gz", captions, tiny_config, seed=0)
+    vocabulary = Vocabulary.build([c for cs in captions.values() for c in cs], min_count=1)
+    ids = sorted(captions)
+    dataset = make_dataset(str(path), tiny_config, vocabulary, batch_size=4, shuffle=True,
+                           video_ids=ids, shuffle_buffer=16, seed=1)
+    epochs = []
+    for _ in range(2):
+        stream = []
+        for batch in dataset:
+            videos = [v.decode() for v in batch["video_id"].numpy()]
+            assert len(set(videos)) == len(videos), videos  # no video twice in a batch
+            for v, c, tokens in zip(videos, batch["caption_index"].numpy(),
+                                    batch["tokens"].numpy()):
+                assert vocabulary.decode(tokens) == captions[v][c]
+                stream.append((v, int(c)))
+        assert sorted(stream) == sorted((v, c) for v in ids for c in range(4))
+        # A video's captions are a whole window of other videos apart.
+        for v in ids:
+            where = [i for i, (w, _) in enumerate(stream) if w == v]
+            assert min(np.diff(where)) >= 8, (v, where)
+        epochs.append([v for v, _ in stream[:16]])
+    assert epochs[0] != epochs[1]  # a new video order every epoch
+    assert epochs[0] != ids

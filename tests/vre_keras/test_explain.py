@@ -22,6 +22,31 @@ def test_figures_are_written_and_bad_inputs_named(tmp_path):
         plots.spatial_attention_figure(frames[0], np.ones((2, 5)), ["a"], (2, 2), tmp_path / "y")
 
 
+def test_temporal_attention_heat_map_lies_under_the_frame_strip(tmp_path):
+    frames = np.zeros((6, 24, 32, 3), np.uint8)
+    frames[..., 2] = 255  # blue frames: the strip is found by colour
+    attention = np.zeros((3, 6), np.float32)
+    attention[:, 4] = 1.0  # every word looks at frame 4 only
+    path = plots.temporal_attention_figure(frames, attention, ["a", "man", "<EOS>"],
+                                           tmp_path / "t.png", key_frame=1)
+    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    red, green, blue = image[:, :, 0], image[:, :, 1], image[:, :, 2]
+    strip = np.flatnonzero(((blue > 200) & (red < 60) & (green < 60)).any(axis=0))
+    left, right = strip.min(), strip.max()
+    assert right - left > 6 * 20
+    # The heat map's hottest cells (viridis' yellow) sit under frame 4 of the strip, i.e. in the
+    # 5th sixth of the strip's width (the colour bar right of the strip is left out).
+    yellow = (red > 200) & (green > 200) & (blue < 80)
+    columns = np.flatnonzero(yellow[:, left : right + 1].any(axis=0)) + left
+    sixth = (right - left) / 6
+    assert len(columns) > sixth / 2
+    assert left + 4 * sixth - 2 <= columns.min() and columns.max() <= left + 5 * sixth + 2
+    with pytest.raises(ValueError, match=r"temporal_attention must be \[L, 6\] for 6 frames"):
+        plots.temporal_attention_figure(frames, np.ones((2, 5)), ["a"], tmp_path / "x.png")
+    with pytest.raises(ValueError, match="words is empty"):
+        plots.temporal_attention_figure(frames, attention, [], tmp_path / "x.png")
+
+
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_vre_explain_on_a_sample_video(tmp_path, capsys):
@@ -45,5 +70,7 @@ def test_vre_explain_on_a_sample_video(tmp_path, capsys):
     assert code == 0
     printed = capsys.readouterr().out
     assert "STEP1 (frame 3)" in printed and "STEP2 (frame" in printed
-    for name in ("bikes_key_frames.png", "bikes_spatial_attention.png"):
+    assert "the refocus module's pick" in printed and "decoder attention peaks at frame" in printed
+    for name in ("bikes_key_frames.png", "bikes_spatial_attention.png",
+                 "bikes_temporal_attention.png"):
         assert Image.open(tmp_path / "png" / name).size[0] > 100

@@ -16,14 +16,12 @@ def add_arguments(parser):
         "--root", default="/tmp/vre-demo",
         help="folder for everything the demo writes (a re-run reuses features and cache)",
     )
-    parser.add_argument("--verbose", action="store_true", help="show the pipeline's INFO logs")
 
 
 def run(args) -> int:
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from vre_common import quiet_output
+
+    quiet_output.set_level(logging.WARNING, args.verbose)
     from tfx_pipeline.demo import RANDOM_WEIGHTS_NOTICE, format_demo, run_demo
 
     print(RANDOM_WEIGHTS_NOTICE, flush=True)

@@ -1,26 +1,48 @@
 """`vre evaluate`: coco-caption metrics of predicted captions against reference captions."""
 
 NAME = "evaluate"
-HELP = ("Score predicted captions against references with coco-caption's BLEU-1..4, METEOR, "
-        "ROUGE_L, CIDEr and CIDEr-D (same numbers as pycocoevalcap).")
+HELP = (
+    "Score predicted captions against references with coco-caption's BLEU-1..4, METEOR, "
+    "ROUGE_L, CIDEr and CIDEr-D (same numbers as pycocoevalcap)."
+)
 
 
 def add_arguments(parser):
     from vre_keras.caption_metrics.names import FAMILIES
 
-    parser.add_argument("--predictions", required=True,
-                        help="JSON {id: caption}, JSON/JSONL rows {video_id, caption}, or CSV")
-    parser.add_argument("--references", required=True,
-                        help="JSON {id: [captions]}, coco annotations, MSR-VTT 'sentences', "
-                             "JSONL/CSV rows {video_id, caption}")
-    parser.add_argument("--metrics", nargs="+", default=list(FAMILIES), choices=list(FAMILIES),
-                        help="metric families to compute (default: all)")
+    parser.add_argument(
+        "--predictions",
+        required=True,
+        help="JSON {id: caption}, JSON/JSONL rows {video_id, caption}, or CSV",
+    )
+    parser.add_argument(
+        "--references",
+        required=True,
+        help="JSON {id: [captions]}, coco annotations, MSR-VTT 'sentences', "
+        "JSONL/CSV rows {video_id, caption}",
+    )
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        default=list(FAMILIES),
+        choices=list(FAMILIES),
+        help="metric families to compute (default: all)",
+    )
     parser.add_argument("--output", help="write the scores (and per-video scores) as JSON here")
-    parser.add_argument("--per_video", action="store_true",
-                        help="include each video's scores in the JSON output")
-    parser.add_argument("--only_predicted", action="store_true",
-                        help="score only the predicted ids (the references may cover more, "
-                             "e.g. a whole dataset)")
+    parser.add_argument(
+        "--per_video", action="store_true", help="include each video's scores in the JSON output"
+    )
+    parser.add_argument(
+        "--meteor_workers",
+        type=int,
+        default=None,
+        help="METEOR JVMs scoring at once (default: the usable CPUs, at most 4)",
+    )
+    parser.add_argument(
+        "--only_predicted",
+        action="store_true",
+        help="score only the predicted ids (the references may cover more, e.g. a whole dataset)",
+    )
 
 
 def run(args) -> int:
@@ -42,13 +64,21 @@ def run(args) -> int:
         references = load_references(args.references)
         if args.only_predicted:
             references = {k: v for k, v in references.items() if k in predictions}
-        result = evaluate_corpus(predictions, references, metrics=args.metrics)
+        if args.meteor_workers is not None and args.meteor_workers < 1:
+            raise CaptionInputError(f"--meteor_workers must be >= 1, got {args.meteor_workers}")
+        result = evaluate_corpus(
+            predictions, references, metrics=args.metrics, meteor_workers=args.meteor_workers
+        )
     except (CaptionFileError, CaptionInputError, JavaNotFoundError) as e:
         print(f"vre evaluate: {e}", file=sys.stderr)
         return 2
     print(format_table(result.corpus, len(predictions)))
-    report = {"scores": result.corpus, "num_videos": len(predictions),
-              "predictions": str(args.predictions), "references": str(args.references)}
+    report = {
+        "scores": result.corpus,
+        "num_videos": len(predictions),
+        "predictions": str(args.predictions),
+        "references": str(args.references),
+    }
     if args.per_video:
         report["per_video"] = result.per_item
     if args.output:

@@ -1,7 +1,17 @@
-"""`vre explain`: key-frame and spatial-attention figures (paper Fig. 3 and Fig. 4) for a video."""
+"""`vre explain`: key-frame, temporal-attention and spatial-attention figures for a video.
+
+Two temporal signals are drawn, and they are different things:
+- the key frame (`<id>_key_frames.png`, paper Fig. 3): the refocus module's pick, argmax alpha
+  (Eq. 11), the frame step 2 re-encodes the video from;
+- the temporal attention (`<id>_temporal_attention.png`): the decoder's weight on each frame while
+  it emits each word (Eq. 15), a frames x words heat map under the frame strip.
+On the localization benchmark (docs/model.md) the decoder's attention finds the event; the key
+frame does so only with refocus_loss="decoder_attention".
+"""
 
 NAME = "explain"
-HELP = "Draw the key frames (default and refocused) and the spatial attention of a video's caption."
+HELP = ("Draw the key frames (the refocus module's pick), the decoder's temporal attention per word "
+        "and the spatial attention of a video's caption.")
 
 
 def add_arguments(parser):
@@ -66,7 +76,16 @@ def run(args) -> int:
     attention = plots.spatial_attention_figure(
         frames[key_frame], out["spatial_attention"][0].numpy(), words, grid,
         storage.join(output, f"{args.video_id}_spatial_attention.png"))
+    temporal_attention = out["temporal_attention"][0].numpy()
+    heat_map = plots.temporal_attention_figure(
+        frames, temporal_attention, words,
+        storage.join(output, f"{args.video_id}_temporal_attention.png"), key_frame=key_frame)
+    looked_at = temporal_attention[: len(words)].mean(axis=0).argmax()
     print(f"STEP1 (frame {out['default_key_frame']}): {step1}")
     print(f"STEP2 (frame {key_frame}): {step2}")
-    print(f"wrote {strip}\nwrote {attention}")
+    print(f"key frame {key_frame}: the refocus module's pick (argmax alpha), where step 2 "
+          f"re-encodes the video from")
+    print(f"decoder attention peaks at frame {looked_at} (mean over the caption's words): where "
+          f"the decoder looked while wording the caption")
+    print(f"wrote {strip}\nwrote {heat_map}\nwrote {attention}")
     return 0

@@ -31,7 +31,9 @@ def run(args) -> int:
     from beam_jobs.feature_extractor import MissingWeightsError
     from beam_jobs.feature_job import FailureRatioExceededError, run_from_args
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from vre_common import quiet_output
+
+    quiet_output.set_level(logging.INFO, args.verbose)
     beam_args = [a for a in args.beam_args if a != "--"]
     try:
         metadata = run_from_args(args, beam_args, show_progress=not args.no_progress)

@@ -36,7 +36,6 @@ def _add_run_arguments(parser):
         "--no_extract", action="store_true",
         help="do not run the Beam feature job even if the config's data.extract_argv is set",
     )
-    parser.add_argument("--verbose", action="store_true", help="show the components' INFO logs")
 
 
 def _print_run(run, config) -> None:
@@ -49,16 +48,41 @@ def _print_run(run, config) -> None:
     if report is not None:
         print("\n" + report.table())
     pushed = pushed_model_dir(run)
-    print(f"\npushed model: {pushed}" if pushed else "\nno model pushed (not blessed)")
+    if pushed:
+        print(f"\npushed model: {pushed}")
+    else:
+        ran = run.states().get("Evaluator") in ("COMPLETE", "CACHED")
+        print("\nno model pushed" + (" (not blessed)" if ran else " (the run stopped early)"))
+
+
+def _data_guard_error(error: BaseException) -> str | None:
+    """The message of a data guard's failure (validation gate, corrupt shard) in `error`'s chain.
+
+    Beam may re-raise a worker's error with the step name added, so a guard's message is also
+    recognised by its text.
+    """
+    from tfx_pipeline.data_checks import DataValidationError
+    from tfx_pipeline.shard_reading import CorruptShardError
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        text = str(error)
+        if isinstance(error, (DataValidationError, CorruptShardError)):
+            return text
+        for marker in ("data validation failed:", "TFRecord shard "):
+            if marker in text:
+                return text[text.index(marker) :].strip()
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _run_pipeline(args) -> int:
     from tfx_pipeline.config import ConfigError, load_config
 
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from vre_common import quiet_output
+
+    quiet_output.set_level(logging.WARNING, args.verbose)
     try:
         config = load_config(args.config, overrides={"root": args.root} if args.root else None)
     except ConfigError as e:
@@ -75,6 +99,16 @@ def _run_pipeline(args) -> int:
     except (ConfigError, FileNotFoundError) as e:
         print(f"vre pipeline: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # LocalDagRunner re-raises the error of the component that failed
+        guard = _data_guard_error(e)
+        if guard is None:
+            raise
+        # Bad data, not a bug: the guard's own report, then what ran, without a traceback.
+        print(f"vre pipeline: the run stopped on bad data:\n{guard}", file=sys.stderr)
+        from tfx_pipeline.run_results import read_run
+
+        _print_run(read_run(config.resolved_metadata_path, config.pipeline_name), config)
+        return 1
     _print_run(run, config)
     print(f"wall time {time.monotonic() - start:.0f} s")
     failed = [n for n, s in run.states().items() if s not in ("COMPLETE", "CACHED")]

@@ -1,6 +1,7 @@
 """score_corpus: every coco-caption metric for a corpus of (id, hypothesis, references)."""
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +11,7 @@ from vre_keras.caption_metrics.bleu import bleu
 from vre_keras.caption_metrics.cider import cider_d
 from vre_keras.caption_metrics.corpus_ngrams import CorpusNgrams
 from vre_keras.caption_metrics.meteor import MeteorScorer
+from vre_keras.caption_metrics.meteor_fast import FastMeteor
 from vre_keras.caption_metrics.rouge import rouge_l
 from vre_keras.caption_metrics.tokenizer import tokenize
 
@@ -57,17 +59,20 @@ def validate(hypotheses: Mapping, references: Mapping) -> list:
             parts.append(f"ids with a hypothesis but no references: {_some(only_hyp)}")
         if only_ref:
             parts.append(f"ids with references but no hypothesis: {_some(only_ref)}")
-        raise CaptionInputError("hypotheses and references must have the same ids; " +
-                                "; ".join(parts))
+        raise CaptionInputError(
+            "hypotheses and references must have the same ids; " + "; ".join(parts)
+        )
     bad_hyp = [k for k, v in hypotheses.items() if not isinstance(v, str)]
     if bad_hyp:
         raise CaptionInputError(f"hypothesis is not a string for ids: {_some(bad_hyp)}")
-    not_list = [k for k, v in references.items()
-                if isinstance(v, (str, bytes)) or not isinstance(v, Sequence)]
+    not_list = [
+        k
+        for k, v in references.items()
+        if isinstance(v, (str, bytes)) or not isinstance(v, Sequence)
+    ]
     if not_list:
         raise CaptionInputError(
-            f"references must be a list of strings, not a single string, for ids: "
-            f"{_some(not_list)}"
+            f"references must be a list of strings, not a single string, for ids: {_some(not_list)}"
         )
     empty = [k for k, v in references.items() if len(v) == 0]
     if empty:
@@ -109,6 +114,7 @@ def evaluate_corpus(
     metrics: Sequence[str] = DEFAULT_METRICS,
     tokenized: bool = False,
     meteor_scorer: MeteorScorer | None = None,
+    meteor_workers: int | None = None,
 ) -> CorpusScores:
     """Scores a corpus with coco-caption's metrics, corpus-level and per item.
 
@@ -118,7 +124,10 @@ def evaluate_corpus(
         metrics: families from names.FAMILIES: "Bleu" (Bleu_1..4), "METEOR", "ROUGE_L",
             "CIDEr-D", "CIDEr".
         tokenized: True when the captions are already PTB-tokenized (skips the tokenizer).
-        meteor_scorer: a running MeteorScorer to reuse; None starts one and closes it after.
+        meteor_scorer: a running MeteorScorer to reuse; None (the fast path) scores with
+            FastMeteor: the same jar with only the paraphrase entries this corpus can match,
+            several JVMs at once, in the background while the other metrics are computed.
+        meteor_workers: FastMeteor's JVMs (default: the usable CPUs, at most 4).
 
     Returns:
         CorpusScores.
@@ -127,6 +136,20 @@ def evaluate_corpus(
     ids = validate(hypotheses, references)
     hyps = [hypotheses[k] for k in ids]
     refs = [list(references[k]) for k in ids]
+    # Started before tokenizing: loading the paraphrase index overlaps the PTB tokenizer's JVM.
+    fast_meteor = (
+        FastMeteor(workers=meteor_workers)
+        if names.METEOR in metrics and meteor_scorer is None
+        else None
+    )
+    try:
+        return _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor)
+    finally:
+        if fast_meteor is not None:
+            fast_meteor.close()
+
+
+def _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor) -> CorpusScores:
     if not tokenized:
         flat = tokenize(hyps + [r for rs in refs for r in rs])
         hyps, rest = flat[: len(hyps)], flat[len(hyps) :]
@@ -135,26 +158,25 @@ def evaluate_corpus(
             tok_refs.append(rest[start : start + len(rs)])
             start += len(rs)
         refs = tok_refs
-    result = CorpusScores(per_item={k: {} for k in ids},
-                          tokenized_hypotheses=dict(zip(ids, hyps)))
+    result = CorpusScores(per_item={k: {} for k in ids}, tokenized_hypotheses=dict(zip(ids, hyps)))
 
     def record(name, score, per_item):
         result.corpus[name] = float(score)
         for k, s in zip(ids, np.asarray(per_item).tolist()):
             result.per_item[k][name] = s
 
+    meteor = None
+    if fast_meteor is not None:
+        # METEOR's JVMs run in the background while this thread computes the other metrics.
+        meteor = ThreadPoolExecutor(max_workers=1)
+        meteor_result = meteor.submit(fast_meteor.score, hyps, refs)
+        meteor.shutdown(wait=False)
+    elif names.METEOR in metrics:
+        record(names.METEOR, *meteor_scorer.score(hyps, refs))
     if names.BLEU in metrics:
         scores, per_item = bleu(hyps, refs)
         for k, name in enumerate(names.BLEU_KEYS):
             record(name, scores[k], per_item[:, k])
-    if names.METEOR in metrics:
-        scorer = meteor_scorer or MeteorScorer()
-        try:
-            score, per_item = scorer.score(hyps, refs)
-        finally:
-            if meteor_scorer is None:
-                scorer.close()
-        record(names.METEOR, score, per_item)
     if names.ROUGE_L in metrics:
         record(names.ROUGE_L, *rouge_l(hyps, refs))
     if names.CIDER in metrics or names.CIDER_D in metrics:
@@ -164,6 +186,8 @@ def evaluate_corpus(
         for name in (names.CIDER, names.CIDER_D):
             if name in metrics:
                 record(name, score, per_item)
+    if meteor is not None:
+        record(names.METEOR, *meteor_result.result())
     return result
 
 
@@ -173,7 +197,10 @@ def score_corpus(
     metrics: Sequence[str] = DEFAULT_METRICS,
     tokenized: bool = False,
     meteor_scorer: MeteorScorer | None = None,
+    meteor_workers: int | None = None,
 ) -> dict[str, float]:
     """Corpus scores keyed by coco-caption's names ("Bleu_1".."Bleu_4", "METEOR", "ROUGE_L",
     "CIDEr", "CIDEr-D"); the arguments are those of evaluate_corpus."""
-    return evaluate_corpus(hypotheses, references, metrics, tokenized, meteor_scorer).corpus
+    return evaluate_corpus(
+        hypotheses, references, metrics, tokenized, meteor_scorer, meteor_workers
+    ).corpus

@@ -1,5 +1,8 @@
-"""METEOR 1.5 through one long-lived Java subprocess, speaking the jar's `-stdio` protocol exactly
+"""METEOR 1.5 through a long-lived Java subprocess, speaking the jar's `-stdio` protocol exactly
 as coco-caption does, so the scores are the reference's to the last digit.
+
+Requests are pipelined (a thread writes every SCORE line while the caller reads the answers), not
+one round trip per caption as in coco-caption; the jar answers them in order, one line each.
 """
 
 import atexit
@@ -14,15 +17,17 @@ class MeteorError(RuntimeError):
     """The METEOR subprocess died or answered something that is not a score."""
 
 
-def _clean_hypothesis(sentence: str) -> str:
-    # Exactly coco-caption's: "|||" separates fields in the protocol.
-    return sentence.replace("\n", " ").replace("|||", "").replace("  ", " ")
+def clean_hypothesis(sentence: str) -> str:
+    """The hypothesis field as sent: coco-caption's cleaning ("|||" separates fields)."""
+    # "\r" too: Java's readLine would end the request there (coco-caption would break).
+    return sentence.replace("\n", " ").replace("\r", " ").replace("|||", "").replace("  ", " ")
 
 
-def _clean_reference(sentence: str) -> str:
-    # coco-caption sends references as they are, so one holding "|||" or a newline would break
-    # its request; we drop those (a no-op on every reference coco-caption can score).
-    return sentence.replace("\n", " ").replace("|||", "")
+def clean_reference(sentence: str) -> str:
+    """A reference field as sent."""
+    # coco-caption sends references as they are, so one holding "|||" or a line break would
+    # break its request; we drop those (a no-op on every reference coco-caption can score).
+    return sentence.replace("\n", " ").replace("\r", " ").replace("|||", "")
 
 
 class MeteorScorer:
@@ -32,15 +37,34 @@ class MeteorScorer:
 
     Args:
         max_heap: the JVM's -Xmx (coco-caption uses 2G).
+        paraphrase_table: a gzip paraphrase table to use instead of the jar's
+            data/paraphrase-en.gz (the jar's `-a`; see meteor_paraphrase.py).
     """
 
-    def __init__(self, max_heap: str = "2G"):
+    def __init__(self, max_heap: str = "2G", paraphrase_table: str | None = None):
         jar = meteor_jar()
-        cmd = [java_executable(), "-jar", f"-Xmx{max_heap}", str(jar),
-               "-", "-", "-stdio", "-l", "en", "-norm"]
+        cmd = [
+            java_executable(),
+            "-jar",
+            f"-Xmx{max_heap}",
+            str(jar),
+            "-",
+            "-",
+            "-stdio",
+            "-l",
+            "en",
+            "-norm",
+        ]
+        if paraphrase_table is not None:
+            cmd += ["-a", str(paraphrase_table)]
         # cwd: the jar finds data/paraphrase-en.gz relative to itself.
-        self._proc = subprocess.Popen(cmd, cwd=str(jar.parent), stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            cmd,
+            cwd=str(jar.parent),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self._lock = threading.Lock()
 
     def _request(self, line: str) -> None:
@@ -68,6 +92,46 @@ class MeteorScorer:
             return "(still running)"
         return self._proc.stderr.read().decode(errors="replace")[-2000:]
 
+    def stats(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> list[str]:
+        """The jar's sufficient statistics line of each item (its answer to SCORE)."""
+        if len(hypotheses) != len(references):
+            raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
+        lines = [
+            " ||| ".join(["SCORE"] + [clean_reference(r) for r in refs] + [clean_hypothesis(h)])
+            for h, refs in zip(hypotheses, references)
+        ]
+        with self._lock:
+            failure = []
+
+            def write_all():
+                try:
+                    self._proc.stdin.write("".join(line + "\n" for line in lines).encode("utf-8"))
+                    self._proc.stdin.flush()
+                except (BrokenPipeError, ValueError, OSError) as e:
+                    failure.append(e)
+
+            # The jar answers while we still write: writing from another thread keeps both pipes
+            # flowing (writing everything first could fill its output pipe and stall both).
+            writer = threading.Thread(target=write_all, daemon=True)
+            writer.start()
+            try:
+                return [self._read_line() for _ in lines]
+            finally:
+                writer.join()
+                if failure:
+                    raise MeteorError(
+                        f"METEOR subprocess is not running: {self._stderr()}"
+                    ) from failure[0]
+
+    def evaluate(self, stats: Sequence[str]) -> tuple[float, list[float]]:
+        """(corpus METEOR, per-item METEOR) from statistics lines, as coco-caption's EVAL."""
+        if not stats:
+            raise ValueError("METEOR needs at least one hypothesis")
+        with self._lock:
+            self._request("EVAL ||| " + " ||| ".join(stats))
+            per_item = [self._read_float() for _ in stats]
+            return self._read_float(), per_item
+
     def score(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]):
         """Scores tokenized captions.
 
@@ -78,21 +142,18 @@ class MeteorScorer:
         Returns:
             (corpus METEOR, list of per-item METEOR), as coco-caption's Meteor.compute_score.
         """
-        if len(hypotheses) != len(references):
-            raise ValueError(
-                f"{len(hypotheses)} hypotheses but {len(references)} reference lists"
-            )
         if not hypotheses:
             raise ValueError("METEOR needs at least one hypothesis")
-        with self._lock:
-            stats = []
-            for hyp, refs in zip(hypotheses, references):
-                fields = ["SCORE"] + [_clean_reference(r) for r in refs] + [_clean_hypothesis(hyp)]
-                self._request(" ||| ".join(fields))
-                stats.append(self._read_line())
-            self._request("EVAL ||| " + " ||| ".join(stats))
-            per_item = [self._read_float() for _ in hypotheses]
-            return self._read_float(), per_item
+        return self.evaluate(self.stats(hypotheses, references))
+
+    def is_running(self) -> bool:
+        return self._proc.poll() is None
+
+    def kill(self) -> None:
+        """Ends the subprocess now (e.g. one still loading that will not be needed)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self.close()
 
     def close(self) -> None:
         """Ends the subprocess: closing its stdin lets the jar exit; kill if it lingers."""

@@ -15,8 +15,10 @@ class RefocusAttention(keras.layers.Layer):
         video_representation: float [B, H], o1 of Alg. 1.
         frames: float [B, K, C] temporal features.
 
+        return_logits: also return the scores a (LR+ takes exact log-probabilities from them).
+
     Returns:
-        (alpha float [B, K], key_frame int32 [B]).
+        (alpha float [B, K], key_frame int32 [B]), plus logits float [B, K] with return_logits.
     """
 
     def __init__(self, units, **kwargs):
@@ -33,13 +35,15 @@ class RefocusAttention(keras.layers.Layer):
         self.frame_projection.build(frames_shape)
         self.score.build((None, None, self.units))
 
-    def call(self, video_representation, frames):
+    def call(self, video_representation, frames, return_logits=False):
         gate = self.query_projection(video_representation)[:, None, :] * self.frame_projection(
             frames
         )  # (B, K, units)
         logits = tf.squeeze(self.score(tf.tanh(gate)), -1)  # (B, K)
         alpha = tf.nn.softmax(logits, axis=-1)
-        key_frame = tf.argmax(alpha, axis=-1, output_type=tf.int32)  # (B,)
+        key_frame = tf.argmax(logits, axis=-1, output_type=tf.int32)  # (B,) = argmax alpha
+        if return_logits:
+            return alpha, key_frame, logits
         return alpha, key_frame
 
     def compute_output_shape(self, video_representation_shape, frames_shape):

@@ -29,8 +29,8 @@ class RefocusedVideoEncoder(keras.layers.Layer):
             (phase 3 trains with saved key frames as constants).
 
     Returns:
-        dict with o1, o2 [B, H], alpha [B, K], key_frame int32 [B] (the one step 2 used) and
-        predicted_key_frame int32 [B] (argmax alpha).
+        dict with o1, o2 [B, H], alpha [B, K], refocus_logits [B, K] (alpha's scores),
+        key_frame int32 [B] (the one step 2 used) and predicted_key_frame int32 [B] (argmax alpha).
     """
 
     def __init__(self, hidden_size, attention_size, default_key_frame, use_audio=True,
@@ -85,10 +85,10 @@ class RefocusedVideoEncoder(keras.layers.Layer):
 
     def call(self, temporal, audio=None, key_frame=None):
         h1, o1 = self.step1(temporal, audio)
-        alpha, predicted = self.refocus(o1, temporal)
+        alpha, predicted, logits = self.refocus(o1, temporal, return_logits=True)
         used = predicted if key_frame is None else tf.cast(key_frame, tf.int32)
         o2 = self.step2(temporal, audio, h1, used)
-        return {"o1": o1, "o2": o2, "alpha": alpha, "key_frame": used,
+        return {"o1": o1, "o2": o2, "alpha": alpha, "refocus_logits": logits, "key_frame": used,
                 "predicted_key_frame": predicted}
 
     def get_config(self):
