@@ -5,6 +5,7 @@ pathlib/open/os.path slip on any of these paths writes to the local disk or fail
 catches in seconds. The gs:// path through real GCS clients is tests/remote_storage/.
 """
 
+import contextlib
 import uuid
 
 import pytest
@@ -22,7 +23,12 @@ CAPTIONS = {"v0": ["a man is riding a bike"], "v1": ["a rabbit is walking on the
 def bucket():
     root = f"ram://vre-{uuid.uuid4().hex[:8]}"
     yield root
-    storage.rmtree(root)
+    import tensorflow as tf
+
+    # Best-effort cleanup of process memory: TF's ram:// DeleteRecursively reports NotFound for
+    # some of the folders a SavedModel export leaves (a quirk of that test filesystem).
+    with contextlib.suppress(tf.errors.NotFoundError):
+        storage.rmtree(root)
 
 
 def test_schedule_export_warmup_and_serving_on_a_remote_filesystem(bucket, tmp_path, monkeypatch):
