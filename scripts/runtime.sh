@@ -113,13 +113,13 @@ enter_root() {
     mount -t proc proc "$root/proc"
     mount --rbind /dev "$root/dev"
     mount --rbind /sys "$root/sys"
+    # The host'"'"'s /tmp, so what a command writes there (the demo'"'"'s /tmp/vre-demo) is where the
+    # user looks for it; mounted first, so that a checkout under /tmp is mounted over it.
+    mount --bind /tmp "$root/tmp"
     mkdir -p "$root$top" "$root/root/.cache/uv"
     mount --bind "$top" "$root$top"
     if [ -d "$shared" ]; then mkdir -p "$root$shared"; mount --bind "$shared" "$root$shared"; fi
     mount --bind "$uvc" "$root/root/.cache/uv"
-    # The host'"'"'s /tmp: what a command writes there (the demo'"'"'s /tmp/vre-demo) is where the
-    # user looks for it.
-    mount --bind /tmp "$root/tmp"
     cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
     exec chroot "$root" /usr/bin/env -i "${envs[@]}" \
       /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"

@@ -46,3 +46,20 @@ def test_feature_job_display_counts_workers_outcomes(tmp_path, caplog):
             feature_progress.record_outcome(display.folder, outcome)
     last = [r.getMessage() for r in caplog.records if r.name == "vre.progress"][-1]
     assert last.startswith("[vre extract] videos: 3/3 videos") and "failed 1" in last
+
+
+def test_caption_metrics_report_each_stage(caplog):
+    """`vre evaluate` on a large corpus is not silent: one line per finished stage."""
+    from vre_keras.caption_metrics import evaluate_corpus
+
+    caplog.set_level(logging.INFO, logger="vre.progress")
+    hyps = {"a": "a man rides a bike", "b": "a rabbit"}
+    refs = {"a": ["a man rides a bike"], "b": ["a big rabbit", "a rabbit"]}
+    evaluate_corpus(hyps, refs, metrics=["Bleu", "ROUGE_L", "CIDEr-D", "CIDEr"],
+                    tokenized=True, show_progress=True)
+    lines = [r.getMessage() for r in caplog.records if r.name == "vre.progress"]
+    assert [line.split("done ")[-1] for line in lines[:3]] == ["Bleu", "ROUGE_L", "CIDEr-D"]
+    assert lines[-1].startswith("[vre evaluate] 2 captions: 3/3 stages")
+    caplog.clear()
+    evaluate_corpus(hyps, refs, metrics=["Bleu"], tokenized=True)
+    assert not [r for r in caplog.records if r.name == "vre.progress"]

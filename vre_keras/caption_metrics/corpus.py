@@ -115,6 +115,7 @@ def evaluate_corpus(
     tokenized: bool = False,
     meteor_scorer: MeteorScorer | None = None,
     meteor_workers: int | None = None,
+    show_progress: bool = False,
 ) -> CorpusScores:
     """Scores a corpus with coco-caption's metrics, corpus-level and per item.
 
@@ -128,6 +129,8 @@ def evaluate_corpus(
             FastMeteor: the same jar with only the paraphrase entries this corpus can match,
             several JVMs at once, in the background while the other metrics are computed.
         meteor_workers: FastMeteor's JVMs (default: the usable CPUs, at most 4).
+        show_progress: show each finished stage (tokenizer, metric families) with the elapsed
+            time (vre_common.progress: a bar on a terminal, log lines elsewhere).
 
     Returns:
         CorpusScores.
@@ -142,14 +145,29 @@ def evaluate_corpus(
         if names.METEOR in metrics and meteor_scorer is None
         else None
     )
+    from vre_common.progress import ProgressReporter
+
+    stages = (0 if tokenized else 1) + len({_family(m) for m in metrics})
+    progress = ProgressReporter(
+        f"[vre evaluate] {len(ids)} captions", total=stages, unit="stage", interval_s=0.0,
+        enabled=show_progress,
+    )
     try:
-        return _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor)
+        return _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor, progress)
     finally:
+        progress.close()
         if fast_meteor is not None:
             fast_meteor.close()
 
 
-def _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor) -> CorpusScores:
+def _family(metric):
+    """CIDEr and CIDEr-D are one computation (see _score)."""
+    return names.CIDER_D if metric == names.CIDER else metric
+
+
+def _score(
+    ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor, progress
+) -> CorpusScores:
     if not tokenized:
         flat = tokenize(hyps + [r for rs in refs for r in rs])
         hyps, rest = flat[: len(hyps)], flat[len(hyps) :]
@@ -158,6 +176,7 @@ def _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor) -> C
             tok_refs.append(rest[start : start + len(rs)])
             start += len(rs)
         refs = tok_refs
+        progress.update(1, done="PTB tokenizer")
     result = CorpusScores(per_item={k: {} for k in ids}, tokenized_hypotheses=dict(zip(ids, hyps)))
 
     def record(name, score, per_item):
@@ -173,12 +192,15 @@ def _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor) -> C
         meteor.shutdown(wait=False)
     elif names.METEOR in metrics:
         record(names.METEOR, *meteor_scorer.score(hyps, refs))
+        progress.update(1, done=names.METEOR)
     if names.BLEU in metrics:
         scores, per_item = bleu(hyps, refs)
         for k, name in enumerate(names.BLEU_KEYS):
             record(name, scores[k], per_item[:, k])
+        progress.update(1, done=names.BLEU)
     if names.ROUGE_L in metrics:
         record(names.ROUGE_L, *rouge_l(hyps, refs))
+        progress.update(1, done=names.ROUGE_L)
     if names.CIDER in metrics or names.CIDER_D in metrics:
         # One computation: coco-caption's "CIDEr" is the CIDEr-D formula with corpus document
         # frequencies, so both names carry the same value here (see docs/caption_metrics.md).
@@ -186,8 +208,10 @@ def _score(ids, hyps, refs, metrics, tokenized, meteor_scorer, fast_meteor) -> C
         for name in (names.CIDER, names.CIDER_D):
             if name in metrics:
                 record(name, score, per_item)
+        progress.update(1, done=names.CIDER_D)
     if meteor is not None:
         record(names.METEOR, *meteor_result.result())
+        progress.update(1, done=names.METEOR)
     return result
 
 
