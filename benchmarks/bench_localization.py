@@ -47,18 +47,27 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "bench_localization.json"
 
 # Tiny sizes: a full run (every row x 3 seeds) has to fit a shared 2-core machine.
-BASE_MODEL = dict(hidden_size=32, embedding_size=32, attention_size=32, channels=32,
-                  num_regions=4, max_caption_words=4, min_word_count=1, learning_rate=3e-3)
+BASE_MODEL = {
+    "hidden_size": 32,
+    "embedding_size": 32,
+    "attention_size": 32,
+    "channels": 32,
+    "num_regions": 4,
+    "max_caption_words": 4,
+    "min_word_count": 1,
+    "learning_rate": 3e-3,
+}
 
 # name -> (ModelConfig overrides, description). Overrides may name a Table-1 configuration
 # (`table1`) once ModelConfig knows them; the paper's hyper-parameters otherwise (dropout 0.5,
 # scheduled sampling 0.25, beta 0.03).
 CONFIGS = {
     "paper": ({}, "VRE(Vf,vs,va), paper-faithful LR+ (argmax key frame, R_e - R_{e-1})"),
-    "attention-refocus": ({"refocus_loss": "decoder_attention"},
-                          "VRE(Vf,vs,va), refocus trained towards the decoder's attention"),
+    "attention-refocus": (
+        {"refocus_loss": "decoder_attention"},
+        "VRE(Vf,vs,va), refocus trained towards the decoder's attention",
+    ),
 }
-
 
 
 def _table1_configs():
@@ -68,25 +77,51 @@ def _table1_configs():
         from vre_keras.config import TABLE1_ROWS, table1_row
     except ImportError:
         return {}
-    return {name: (table1_row(name), f"Table 1 row {name}") for name in TABLE1_ROWS
-            if table1_row(name).get("refocus", True) is False}
+    return {
+        name: (table1_row(name), f"Table 1 row {name}")
+        for name in TABLE1_ROWS
+        if table1_row(name).get("refocus", True) is False
+    }
 
 
 CONFIGS.update(_table1_configs())
 
-METRICS = ("key_in_event", "key_over_chance", "key_mode_share", "attention_mass",
-           "attention_peak_in_event", "xe1", "xe2", "accuracy1", "accuracy2", "xe2_at_event",
-           "xe2_outside_event", "train_s")
+METRICS = (
+    "key_in_event",
+    "key_over_chance",
+    "key_mode_share",
+    "attention_mass",
+    "attention_peak_in_event",
+    "xe1",
+    "xe2",
+    "accuracy1",
+    "accuracy2",
+    "xe2_at_event",
+    "xe2_outside_event",
+    "train_s",
+)
 
 
 def _schedule(quick):
     from vre_keras.config import ScheduleConfig
 
     if quick:
-        return ScheduleConfig(phase1_epochs=3, phase2_epochs=3, phase3_epochs=1, phase4_epochs=0,
-                              batch_size=32, shuffle_buffer=1024)
-    return ScheduleConfig(phase1_epochs=3, phase2_epochs=5, phase3_epochs=2, phase4_epochs=0,
-                          batch_size=32, shuffle_buffer=1024)
+        return ScheduleConfig(
+            phase1_epochs=3,
+            phase2_epochs=3,
+            phase3_epochs=1,
+            phase4_epochs=0,
+            batch_size=32,
+            shuffle_buffer=1024,
+        )
+    return ScheduleConfig(
+        phase1_epochs=3,
+        phase2_epochs=5,
+        phase3_epochs=2,
+        phase4_epochs=0,
+        batch_size=32,
+        shuffle_buffer=1024,
+    )
 
 
 def _model_config(overrides, task, seed):
@@ -115,10 +150,16 @@ def _one_pass_xe(model, vocabulary, videos, temporal, spatial, audio):
 
     totals = []
     for template in range(len(videos[0].captions)):
-        ref = np.stack([vocabulary.encode(v.captions[template], model.config.max_caption_words)
-                        for v in videos])
-        result = model({"temporal": temporal, "spatial": spatial, "audio": audio,
-                        "tokens": ref}, training=False)
+        ref = np.stack(
+            [
+                vocabulary.encode(v.captions[template], model.config.max_caption_words)
+                for v in videos
+            ]
+        )
+        result = model(
+            {"temporal": temporal, "spatial": spatial, "audio": audio, "tokens": ref},
+            training=False,
+        )
         totals.append(losses.caption_cross_entropy(result["logits2"], ref).numpy())
     return np.mean(totals)
 
@@ -141,14 +182,16 @@ def evaluate(serving_dir, working_dir, videos, task, seed):
 
     # What a client of the SavedModel sees (Contract 2).
     served = tf.saved_model.load(serving_dir).signatures["serving_default"]
-    out = served(temporal=tf.constant(temporal), spatial=tf.constant(spatial),
-                 audio=tf.constant(audio))
+    out = served(
+        temporal=tf.constant(temporal), spatial=tf.constant(spatial), audio=tf.constant(audio)
+    )
     key_frame = out["key_frame"].numpy()
     captions = [c.decode() for c in out["caption"].numpy()]
     tokens = out["tokens"].numpy()
     t_att = out["temporal_attention"].numpy()  # (B, L, K)
-    profiles = np.stack([t_att[b, : _words_until_eos(tokens[b])].mean(axis=0)
-                         for b in range(len(videos))])  # (B, K)
+    profiles = np.stack(
+        [t_att[b, : _words_until_eos(tokens[b])].mean(axis=0) for b in range(len(videos))]
+    )  # (B, K)
 
     model, vocabulary = load_trained_model(working_dir)
     if not getattr(model.config, "refocus", True):
@@ -156,8 +199,9 @@ def evaluate(serving_dir, working_dir, videos, task, seed):
         return {
             "chance": chance_inside(videos, k),
             "attention_mass": float(np.mean(np.sum(profiles * masks, axis=1))),
-            "attention_peak_in_event": float(np.mean(masks[np.arange(len(videos)),
-                                                           profiles.argmax(axis=1)])),
+            "attention_peak_in_event": float(
+                np.mean(masks[np.arange(len(videos)), profiles.argmax(axis=1)])
+            ),
             "accuracy2": float(np.mean([c in r for c, r in zip(captions, references)])),
             "xe2": float(_one_pass_xe(model, vocabulary, videos, temporal, spatial, audio)),
         }
@@ -168,12 +212,23 @@ def evaluate(serving_dir, working_dir, videos, task, seed):
         # Mean over each video's references; teacher forcing, training=False (no dropout).
         totals = []
         for template in range(len(videos[0].captions)):
-            ref = np.stack([vocabulary.encode(v.captions[template], model.config.max_caption_words)
-                            for v in videos])
-            result = model({"temporal": temporal, "spatial": spatial, "audio": audio,
-                            "tokens": ref}, training=False, key_frame=key)
-            totals.append((losses.caption_cross_entropy(result["logits1"], ref).numpy(),
-                           losses.caption_cross_entropy(result["logits2"], ref).numpy()))
+            ref = np.stack(
+                [
+                    vocabulary.encode(v.captions[template], model.config.max_caption_words)
+                    for v in videos
+                ]
+            )
+            result = model(
+                {"temporal": temporal, "spatial": spatial, "audio": audio, "tokens": ref},
+                training=False,
+                key_frame=key,
+            )
+            totals.append(
+                (
+                    losses.caption_cross_entropy(result["logits1"], ref).numpy(),
+                    losses.caption_cross_entropy(result["logits2"], ref).numpy(),
+                )
+            )
         return np.mean([t[0] for t in totals]), np.mean([t[1] for t in totals])
 
     rng = np.random.default_rng(seed + 7)
@@ -190,8 +245,9 @@ def evaluate(serving_dir, working_dir, videos, task, seed):
         "key_over_chance": inside / chance,
         "key_mode_share": float(np.bincount(key_frame, minlength=k).max() / len(videos)),
         "attention_mass": float(np.mean(np.sum(profiles * masks, axis=1))),
-        "attention_peak_in_event": float(np.mean(masks[np.arange(len(videos)),
-                                                       profiles.argmax(axis=1)])),
+        "attention_peak_in_event": float(
+            np.mean(masks[np.arange(len(videos)), profiles.argmax(axis=1)])
+        ),
         "xe1": float(xe1),
         "xe2": float(xe2),
         "accuracy1": float(np.mean([c in r for c, r in zip(step1, references)])),
@@ -217,8 +273,15 @@ def run_one(name, overrides, seed, args, root):
     validation_file = write_event_records(folder / "val.tfrecord.gz", validation, "validation")
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    run_schedule(str(train_file), str(validation_file), _model_config(overrides, task, seed),
-                 _schedule(args.quick), folder / "work", folder / "serving", folder / "logs")
+    run_schedule(
+        str(train_file),
+        str(validation_file),
+        _model_config(overrides, task, seed),
+        _schedule(args.quick),
+        folder / "work",
+        folder / "serving",
+        folder / "logs",
+    )
     train_s = time.perf_counter() - start
     figures = evaluate(str(folder / "serving"), folder / "work", test, task, seed)
     figures["train_s"] = train_s
@@ -232,27 +295,41 @@ def _summary(runs):
         if not values:  # e.g. no key frame in a row without a refocus
             summary[metric] = None
             continue
-        summary[metric] = {"mean": statistics.fmean(values),
-                           "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+        summary[metric] = {
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        }
     return summary
 
 
 def _table(results):
-    columns = [("key@event", "key_in_event", 2), ("key/chance", "key_over_chance", 2),
-               ("key mode", "key_mode_share", 2), ("att mass", "attention_mass", 2),
-               ("att peak", "attention_peak_in_event", 2), ("xe1", "xe1", 2), ("xe2", "xe2", 2),
-               ("acc1", "accuracy1", 2), ("acc2", "accuracy2", 2),
-               ("xe2@event", "xe2_at_event", 2), ("xe2@out", "xe2_outside_event", 2)]
+    columns = [
+        ("key@event", "key_in_event", 2),
+        ("key/chance", "key_over_chance", 2),
+        ("key mode", "key_mode_share", 2),
+        ("att mass", "attention_mass", 2),
+        ("att peak", "attention_peak_in_event", 2),
+        ("xe1", "xe1", 2),
+        ("xe2", "xe2", 2),
+        ("acc1", "accuracy1", 2),
+        ("acc2", "accuracy2", 2),
+        ("xe2@event", "xe2_at_event", 2),
+        ("xe2@out", "xe2_outside_event", 2),
+    ]
     header = f"{'config':<22}" + "".join(f"{title:>14}" for title, _, _ in columns)
     lines = [header, "-" * len(header)]
     for name, result in results.items():
         s = result["summary"]
-        cells = "".join(f"{s[key]['mean']:>8.{d}f}±{s[key]['std']:<5.{d}f}" if s[key]
-                        else f"{'n/a':>14}" for _, key, d in columns)
+        cells = "".join(
+            f"{s[key]['mean']:>8.{d}f}±{s[key]['std']:<5.{d}f}" if s[key] else f"{'n/a':>14}"
+            for _, key, d in columns
+        )
         lines.append(f"{name:<22}{cells}")
     chance = statistics.fmean(r["summary"]["chance"]["mean"] for r in results.values())
-    lines.append(f"chance (key frame or attention peak inside the event) = {chance:.3f}; "
-                 f"mean ± std over seeds")
+    lines.append(
+        f"chance (key frame or attention peak inside the event) = {chance:.3f}; "
+        f"mean ± std over seeds"
+    )
     return "\n".join(lines)
 
 
@@ -281,8 +358,18 @@ def _run_jobs(pairs, args, argv):
                 output = pathlib.Path(folder) / f"{name}_{seed}.json"
                 # One TF thread per pool: the jobs already fill the cores.
                 env = dict(os.environ, TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
-                command = [sys.executable, __file__, "--configs", name, "--seeds", str(seed),
-                           "--output", str(output), "--jobs", "1"] + keep
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--configs",
+                    name,
+                    "--seeds",
+                    str(seed),
+                    "--output",
+                    str(output),
+                    "--jobs",
+                    "1",
+                ] + keep
                 active.append((name, seed, output, subprocess.Popen(command, env=env)))
             time.sleep(2)
             for job in list(active):
@@ -298,15 +385,20 @@ def _run_jobs(pairs, args, argv):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="1 seed, fewer epochs and videos: a smoke run of a few minutes")
-    parser.add_argument("--configs", nargs="*", default=None,
-                        help=f"rows to run (default: all of {list(CONFIGS)})")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 seed, fewer epochs and videos: a smoke run of a few minutes",
+    )
+    parser.add_argument(
+        "--configs", nargs="*", default=None, help=f"rows to run (default: all of {list(CONFIGS)})"
+    )
     parser.add_argument("--seeds", nargs="*", type=int, default=None)
     parser.add_argument("--train_videos", type=int, default=None)
     parser.add_argument("--test_videos", type=int, default=None)
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="(config, seed) runs at once, each in its own process")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="(config, seed) runs at once, each in its own process"
+    )
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--verbose", action="store_true", help="show training logs")
     args = parser.parse_args(argv)
@@ -326,17 +418,31 @@ def main(argv=None):
 
     def write(results):
         # Rewritten after every run: a cut-off run keeps what it measured.
-        output.write_text(json.dumps({
-            "command": "python benchmarks/bench_localization.py "
-                       + " ".join(argv if argv is not None else sys.argv[1:]),
-            "quick": args.quick, "seeds": args.seeds, "train_videos": args.train_videos,
-            "test_videos": args.test_videos, "base_model": BASE_MODEL,
-            "schedule": _schedule(args.quick).to_dict(), "results": results}, indent=2))
+        output.write_text(
+            json.dumps(
+                {
+                    "command": "python benchmarks/bench_localization.py "
+                    + " ".join(argv if argv is not None else sys.argv[1:]),
+                    "quick": args.quick,
+                    "seeds": args.seeds,
+                    "train_videos": args.train_videos,
+                    "test_videos": args.test_videos,
+                    "base_model": BASE_MODEL,
+                    "schedule": _schedule(args.quick).to_dict(),
+                    "results": results,
+                },
+                indent=2,
+            )
+        )
 
     def row(name, runs):
         overrides, description = CONFIGS[name]
-        return {"description": description, "overrides": overrides, "runs": runs,
-                "summary": _summary(runs)}
+        return {
+            "description": description,
+            "overrides": overrides,
+            "runs": runs,
+            "summary": _summary(runs),
+        }
 
     results = {}
     started = time.perf_counter()
@@ -352,14 +458,18 @@ def main(argv=None):
                 for seed in args.seeds:
                     figures = run_one(name, CONFIGS[name][0], seed, args, root)
                     runs.append(figures)
-                    print(f"{name} seed {seed}: " + ", ".join(
-                        f"{k}={v:.3f}" for k, v in figures.items() if v is not None), flush=True)
+                    print(
+                        f"{name} seed {seed}: "
+                        + ", ".join(f"{k}={v:.3f}" for k, v in figures.items() if v is not None),
+                        flush=True,
+                    )
                     results[name] = row(name, runs)
                     write(results)
     print()
     print(_table(results))
-    print(f"\n{len(names)} configs x {len(args.seeds)} seeds in "
-          f"{time.perf_counter() - started:.0f} s")
+    print(
+        f"\n{len(names)} configs x {len(args.seeds)} seeds in {time.perf_counter() - started:.0f} s"
+    )
     print(f"wrote {output}")
     return 0
 

@@ -169,6 +169,8 @@ def caption_videos(
         # Decoded again only to show the key frame: the same K frames the features came from.
         clip = decode_video(video["path"])
         key = int(answer[contract.OUT_KEY_FRAME])
+        if key < 0:  # a model row without refocus (Table 1): show the default key frame
+            key = contract.NUM_FRAMES // 2
         times = sample_times(0.0, clip.duration_s, len(clip.frames))
         png = storage.join(frames_dir, f"{video['id']}_key_frame.png")
         encoded = io.BytesIO()
@@ -198,6 +200,7 @@ def _draw_figures(video, answer, frames, folder):
 
     caption = answer[contract.OUT_CAPTION]
     key = int(answer[contract.OUT_KEY_FRAME])
+    key = key if key >= 0 else contract.NUM_FRAMES // 2  # (no refocus: the default key frame)
     strip = plots.key_frame_figure(
         frames,
         contract.NUM_FRAMES // 2,

@@ -143,23 +143,26 @@ def generate_event_videos(task, count, seed, prefix="video") -> list:
         start = int(rng.integers(0, k - length + 1))
         noise = float(rng.uniform(*task.noise))
         # Distractors: a random subject and verb per frame, never marked.
-        frames = subjects[rng.integers(len(SUBJECTS), size=k)] + verbs[
-            rng.integers(len(VERBS), size=k)]
+        frames = (
+            subjects[rng.integers(len(SUBJECTS), size=k)] + verbs[rng.integers(len(VERBS), size=k)]
+        )
         frames[start : start + length] = marker + subjects[subject] + verbs[verb]
         frames = frames + rng.normal(scale=noise, size=(k, c))
         spatial = frames.mean(axis=0) + rng.normal(scale=noise, size=(task.num_regions, c))
-        videos.append(EventVideo(
-            video_id=f"{prefix}{seed}_{i}",
-            temporal=frames.astype(np.float32),
-            spatial=spatial.astype(np.float32),
-            audio=rng.normal(size=task.audio_dim).astype(np.float32),
-            captions=event_captions(subject, verb),
-            subject=subject,
-            verb=verb,
-            event_start=start,
-            event_length=length,
-            noise=noise,
-        ))
+        videos.append(
+            EventVideo(
+                video_id=f"{prefix}{seed}_{i}",
+                temporal=frames.astype(np.float32),
+                spatial=spatial.astype(np.float32),
+                audio=rng.normal(size=task.audio_dim).astype(np.float32),
+                captions=event_captions(subject, verb),
+                subject=subject,
+                verb=verb,
+                event_start=start,
+                event_length=length,
+                noise=noise,
+            )
+        )
     return videos
 
 

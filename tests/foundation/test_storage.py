@@ -1,5 +1,6 @@
 """vre_common.storage on a non-local filesystem: TF's in-process `ram://` (fast; the gs:// path
-through a GCS-protocol server is proven end to end in tests/test_remote_storage_e2e.py)."""
+through a GCS-protocol server is proven end to end in
+tests/remote_storage/test_remote_storage_e2e.py)."""
 
 import os
 import uuid

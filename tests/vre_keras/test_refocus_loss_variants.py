@@ -36,8 +36,9 @@ def test_decoder_attention_loss_is_cross_entropy_to_the_profile_and_moves_alpha_
 def test_phase2_with_decoder_attention_trains_only_the_refocus_module(
     tiny_config, tiny_vocabulary, tiny_batch
 ):
-    config = tiny_config.__class__(**dict(tiny_config.to_dict(), refocus_loss="decoder_attention",
-                                          beta=1.0))
+    config = tiny_config.__class__(
+        **dict(tiny_config.to_dict(), refocus_loss="decoder_attention", beta=1.0)
+    )
     keras.utils.set_random_seed(0)
     model = VRECaptioner(config, vocab_size=len(tiny_vocabulary), num_videos=4).build_all()
     model.set_phase(2)

@@ -39,8 +39,7 @@ def test_event_frames_are_marked_and_carry_the_captioned_subject_and_verb():
         starts.add(video.event_start)
         lengths.add(video.event_length)
         assert video.captions == event_captions(video.subject, video.verb)
-        assert all(SUBJECTS[video.subject] in c and VERBS[video.verb] in c
-                   for c in video.captions)
+        assert all(SUBJECTS[video.subject] in c and VERBS[video.verb] in c for c in video.captions)
         for i, frame in enumerate(video.temporal):
             marked, s, v = _nearest(frame, marker, subjects, verbs)
             # Marked exactly on the event's frames; there, the event's own subject and verb.
@@ -50,8 +49,9 @@ def test_event_frames_are_marked_and_carry_the_captioned_subject_and_verb():
         mask = video.event_mask(20)
         assert mask.sum() == video.event_length and mask[video.event_start]
     assert len(starts) > 8 and lengths == {2, 3, 4, 5}  # positions and lengths vary
-    assert chance_inside(videos, 20) == pytest.approx(np.mean([v.event_length for v in videos])
-                                                      / 20)
+    assert chance_inside(videos, 20) == pytest.approx(
+        np.mean([v.event_length for v in videos]) / 20
+    )
 
 
 def test_the_caption_is_decided_by_the_event_alone():

@@ -107,9 +107,10 @@ def run(args) -> int:
                     {
                         "video": video.path,
                         "caption": answer["caption"],
+                        # -1: a model row without refocus (Table 1) has no key frame.
                         "key_frame": k,
-                        "key_frame_time_s": round(float(times[k]), 3),
-                        "key_frame_prob": answer["key_frame_probs"][k],
+                        "key_frame_time_s": round(float(times[k]), 3) if k >= 0 else None,
+                        "key_frame_prob": answer["key_frame_probs"][k] if k >= 0 else None,
                         "model_version": answer["model_version"],
                         "timing_ms": {
                             "decode": round(video_decode_ms, 1),
@@ -124,10 +125,13 @@ def run(args) -> int:
     else:
         for r in results:
             t = r["timing_ms"]
+            key = (
+                f"{r['key_frame']} at {r['key_frame_time_s']:.2f} s (p={r['key_frame_prob']:.2f})"
+                if r["key_frame"] >= 0 else "none (the model has no refocus)"
+            )
             print(
                 f"{r['video']}\n  caption:   {r['caption']}\n"
-                f"  key frame: {r['key_frame']} at {r['key_frame_time_s']:.2f} s "
-                f"(p={r['key_frame_prob']:.2f}), model version {r['model_version']}\n"
+                f"  key frame: {key}, model version {r['model_version']}\n"
                 f"  timing:    decode {t['decode']:.0f} ms, features {t['features']:.0f} ms, "
                 f"predict {t['predict']:.1f} ms"
             )
