@@ -63,6 +63,9 @@ def training_set_moments(file_patterns, config, max_videos=1000):
         parsed = tf.io.parse_single_example(record, spec)
         for key, feature in keys.items():
             x = parsed[feature].numpy().astype(np.float64).reshape(-1, config.channels)
+            # Finite vectors only: one NaN/inf video would make every input NaN, and the NaN
+            # guard would then skip every training step (nan_guard.py skips that video's batches).
+            x = x[np.all(np.isfinite(x), axis=1)]
             sums[key] += x.sum(axis=0)
             squares[key] += (x * x).sum(axis=0)
             counts[key] += len(x)
