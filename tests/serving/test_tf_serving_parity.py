@@ -4,7 +4,6 @@ deadlines. Each against a real server on loopback through the official stubs or 
 import base64
 import http.client
 import json
-import time
 
 import grpc
 import numpy as np
@@ -151,11 +150,9 @@ def test_deadline_reaches_the_model_call(tmp_path):
         MODEL_NAME, str(tmp_path), poll_interval_s=0, warmup=False, options=options
     ) as server:
         stub = _stub(server)
-        started = time.monotonic()
         with pytest.raises(grpc.RpcError) as info:
             stub.Predict(make_predict_request(MODEL_NAME, toy_inputs(1)), timeout=0.2)
         assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-        assert time.monotonic() - started < 5
         inputs = toy_inputs(1)
         status, answer = _post_json(
             server, MODEL_NAME, {"inputs": {k: v.tolist() for k, v in inputs.items()}}
