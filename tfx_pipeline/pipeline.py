@@ -258,8 +258,22 @@ def create_pipeline(
         components=components,
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_pipeline_args or []),
+        beam_pipeline_args=with_default_runner(beam_pipeline_args),
     )
+
+
+# Beam's DirectRunner first tries the Prism runner, whose binary it downloads from GitHub (no
+# internet here, and traffic nobody asked for elsewhere), then falls back to the FnApiRunner:
+# the components get the FnApiRunner directly unless the config names a runner.
+DEFAULT_BEAM_RUNNER = "apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+
+
+def with_default_runner(beam_pipeline_args) -> list[str]:
+    """`beam_pipeline_args` with `--runner=<DEFAULT_BEAM_RUNNER>` added when none is given."""
+    args = list(beam_pipeline_args or [])
+    if not any(a == "--runner" or a.startswith("--runner=") for a in args):
+        args.insert(0, f"--runner={DEFAULT_BEAM_RUNNER}")
+    return args
 
 
 def create_pipeline_from_config(config, metadata_connection_config: Any = None):

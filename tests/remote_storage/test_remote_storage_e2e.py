@@ -132,6 +132,10 @@ def test_extract_pipeline_serve_and_caption_with_every_path_on_gcs(tmp_path, pro
             PYTHONDONTWRITEBYTECODE="1",
             PYTHONPATH=str(project_root),
             TF_CPP_MIN_LOG_LEVEL="2",
+            # The Evaluator's METEOR keeps its paraphrase index in the usual local cache (a
+            # cache of the jar's resource, not data: built once, reused by every run).
+            VRE_METEOR_CACHE=os.environ.get("VRE_METEOR_CACHE")
+            or os.path.join(os.path.expanduser("~"), ".cache", "vre", "meteor"),
         )
         bucket = _Bucket(gcs.url)
 
