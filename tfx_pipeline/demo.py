@@ -176,7 +176,7 @@ def caption_videos(
         encoded = io.BytesIO()
         Image.fromarray(clip.frames[key]).save(encoded, format="PNG")
         storage.write_bytes(png, encoded.getvalue())  # frames_dir may be remote
-        figures = _draw_figures(video, answer, clip.frames, frames_dir)
+        figures = _draw_figures(video, answer, key, clip.frames, frames_dir)
         results.append(
             CaptionedVideo(
                 video["id"],
@@ -194,13 +194,12 @@ def caption_videos(
     return results
 
 
-def _draw_figures(video, answer, frames, folder):
-    """The key-frame strip and the temporal-attention heat map of one served answer."""
+def _draw_figures(video, answer, key, frames, folder):
+    """The key-frame strip and the temporal-attention heat map of one served answer (`key`: its
+    key frame, the default one for a model without refocus)."""
     from vre_keras import plots
 
     caption = answer[contract.OUT_CAPTION]
-    key = int(answer[contract.OUT_KEY_FRAME])
-    key = key if key >= 0 else contract.NUM_FRAMES // 2  # (no refocus: the default key frame)
     strip = plots.key_frame_figure(
         frames,
         contract.NUM_FRAMES // 2,
