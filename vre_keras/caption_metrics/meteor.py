@@ -13,6 +13,13 @@ from collections.abc import Sequence
 from vre_keras.caption_metrics.java import java_executable, meteor_jar
 
 
+# EVAL computes scores with the module weights of `-l en` (1.0 0.6 0.8 0.6), one per module:
+# four modules that load nothing (stem is Snowball, compiled in) keep all four weights while
+# skipping the WordNet and paraphrase loading; `-m exact` alone would drop three weights and
+# change the scores. The tests compare EVAL answers with a full JVM's.
+EVAL_ONLY_OPTIONS = ["-m", "exact stem stem stem", "-w", "1.0 0.6 0.8 0.6"]
+
+
 class MeteorError(RuntimeError):
     """The METEOR subprocess died or answered something that is not a score."""
 
@@ -40,6 +47,8 @@ class MeteorScorer:
         paraphrase_table: a gzip paraphrase table to use instead of the jar's
             data/paraphrase-en.gz (the jar's `-a`; see meteor_paraphrase.py).
         jvm_options: extra options for `java` (e.g. java.FAST_START_JVM_OPTIONS).
+        eval_only: a JVM for EVAL / SING only (statistics -> scores), ready in ~0.3 s: it
+            loads no synonyms or paraphrases (see EVAL_ONLY_OPTIONS); SCORE would be wrong.
     """
 
     def __init__(
@@ -47,6 +56,7 @@ class MeteorScorer:
         max_heap: str = "2G",
         paraphrase_table: str | None = None,
         jvm_options: Sequence[str] = (),
+        eval_only: bool = False,
     ):
         jar = meteor_jar()
         cmd = [
@@ -64,6 +74,8 @@ class MeteorScorer:
         ]
         if paraphrase_table is not None:
             cmd += ["-a", str(paraphrase_table)]
+        if eval_only:
+            cmd += EVAL_ONLY_OPTIONS
         # cwd: the jar finds data/paraphrase-en.gz relative to itself.
         self._proc = subprocess.Popen(
             cmd,
@@ -123,6 +135,31 @@ class MeteorScorer:
             writer.start()
             try:
                 return [self._read_line() for _ in lines]
+            finally:
+                writer.join()
+                if failure:
+                    raise MeteorError(
+                        f"METEOR subprocess is not running: {self._stderr()}"
+                    ) from failure[0]
+
+    def single_scores(self, stats: Sequence[str]) -> list[float]:
+        """The jar's score of each statistics line on its own (SING: computeMetrics)."""
+        with self._lock:
+            failure = []
+
+            def write_all():
+                try:
+                    self._proc.stdin.write(
+                        "".join(f"SING ||| {line}\n" for line in stats).encode("utf-8")
+                    )
+                    self._proc.stdin.flush()
+                except (BrokenPipeError, ValueError, OSError) as e:
+                    failure.append(e)
+
+            writer = threading.Thread(target=write_all, daemon=True)
+            writer.start()
+            try:
+                return [self._read_float() for _ in stats]
             finally:
                 writer.join()
                 if failure:

@@ -163,6 +163,13 @@ class ParaphraseIndex:
                 z["paraphrase_uid"],
             )
 
+    @staticmethod
+    def jar_table() -> Path:
+        """The table meteor-1.5.jar reads by default (data/paraphrase-en.gz beside it)."""
+        from vre_keras.caption_metrics.java import meteor_jar
+
+        return meteor_jar().parent / "data" / "paraphrase-en.gz"
+
     @classmethod
     def cached(cls, table: Path, cache_dir: Path | None = None) -> "ParaphraseIndex":
         """The index of `table` from the cache, built (30-70 s, once) when missing or stale."""

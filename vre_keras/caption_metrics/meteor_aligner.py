@@ -1,0 +1,448 @@
+"""METEOR 1.5's aligner and sufficient statistics, ported from meteor-1.5.jar to Python.
+
+What `java -jar meteor-1.5.jar - - -stdio -l en -norm` does for one SCORE line (hypothesis
+= line 1, each reference = line 2), step for step (edu.cmu.meteor.aligner.Aligner and its
+matchers, scorer.MeteorScorer.getMeteorStats), with the jar's quirks kept because they change
+scores:
+
+- words are compared by `String.hashCode()` (ExactMatcher; a collision is a match), stems by
+  the hash of the stem, and stem / synonym matches need different word hashes;
+- identical sentences (same hashes) use the exact module only;
+- matches are listed per line-2 position in module order (exact, stem, synonym, paraphrase
+  line2->line1, paraphrase line1->line2), each in the jar's loop order;
+- one-to-one matches whose words no other match covers are fixed before the search;
+- the beam search (beam 40) keeps its partial alignments' weighted match counts in `int`
+  (the aligner's weights 1, 0.5, 0.5, 0.5 are added as doubles and truncated), adds a new
+  path's distance to its *parent*, and sorts with Collections.sort (stable) by more matches,
+  fewer chunks, shorter distance.
+
+The corpus-level bits that need the jar's arithmetic (Math.pow in the score) stay with the jar:
+see meteor_port.py. `approximate_score` here is computeMetrics with Python's pow (it may differ
+from Java's Math.pow in the last bit), used only to rank references.
+
+This module is plain Python over precomputed word ids (meteor_resources.WordTable): the caller
+(meteor_port.py) sets the corpus context once per process with `set_context`.
+"""
+
+import math
+from collections.abc import Sequence
+
+EXACT, STEM, SYNONYM, PARAPHRASE = range(4)
+MODULES = 4
+BEAM_SIZE = 40
+# The weights the jar's MeteorScorer gives its aligner for the search (loadConfiguration).
+_ALIGNER_WEIGHTS = (1.0, 0.5, 0.5, 0.5)
+# `-l en` (task "rank"): alpha, beta, gamma, delta and the module weights of the score.
+ALPHA, BETA, GAMMA, DELTA = 0.85, 0.2, 0.6, 0.75
+SCORE_WEIGHTS = (1.0, 0.6, 0.8, 0.6)
+
+# Match fields (tuples: cheap to build, read by index in the hot loop).
+_START, _LEN, _MSTART, _MLEN, _MODULE, _MASK1, _MASK2, _W1, _W2, _DIST = range(10)
+
+
+class AlignmentError(RuntimeError):
+    """A case the jar itself could not finish (it would loop forever)."""
+
+
+def _match(start, length, match_start, match_length, module):
+    weight = _ALIGNER_WEIGHTS[module]
+    return (
+        start,
+        length,
+        match_start,
+        match_length,
+        module,
+        ((1 << match_length) - 1) << match_start,
+        ((1 << length) - 1) << start,
+        match_length * weight,
+        length * weight,
+        abs(start - match_start),
+    )
+
+
+class Paraphrases:
+    """ParaphraseTransducer over corpus word ids: phrase -> paraphrases in table order.
+
+    Built from the (restricted) table text the jar would read: 3 lines per entry, the first
+    ignored. Entries with a word the corpus lacks can never match and are dropped, except that
+    an empty paraphrase matches anywhere (the jar's loops allow it).
+    """
+
+    def __init__(self, phrases: dict, prefixes: set, max_length: int):
+        self.phrases = phrases
+        self.prefixes = prefixes
+        self.max_length = max_length
+
+    @classmethod
+    def from_table_text(cls, text: bytes, word_id: dict) -> "Paraphrases":
+        # The table's words hold no ASCII white space (they were split on it), so bytes.split
+        # gives the jar's StringTokenizer words.
+        lines = text.split(b"\n")
+        phrases: dict[tuple, list] = {}
+        prefixes: set = set()
+        longest = 0
+        for phrase_line, para_line in zip(lines[1::3], lines[2::3]):
+            phrase, para = phrase_line.split(), para_line.split()
+            if not phrase:
+                continue  # the transducer never reports its root state: never matches
+            try:
+                key = tuple(word_id[w.decode("utf-8")] for w in phrase)
+                value = tuple(word_id[w.decode("utf-8")] for w in para)
+            except KeyError:
+                continue
+            phrases.setdefault(key, []).append(value)
+            for n in range(1, len(key) + 1):
+                prefixes.add(key[:n])
+            longest = max(longest, len(key))
+        return cls(phrases, prefixes, longest)
+
+    def occurrences(self, line: tuple) -> list:
+        """[(start, length, paraphrase), ...]: what getReferencePaths gives at each start, in
+        the jar's order (start, then phrase length, then table order)."""
+        out = []
+        phrases, prefixes = self.phrases, self.prefixes
+        n = len(line)
+        for start in range(n):
+            for length in range(1, min(self.max_length, n - start) + 1):
+                key = line[start : start + length]
+                if key not in prefixes:
+                    break
+                for para in phrases.get(key, ()):
+                    out.append((start, length, para))
+        return out
+
+
+def _positions(line: tuple, first: dict, words: tuple) -> list:
+    """Where `words` occur in `line` (every position for an empty phrase), ascending."""
+    if not words:
+        return list(range(len(line)))
+    n, k = len(line), len(words)
+    return [p for p in first.get(words[0], ()) if p + k <= n and line[p : p + k] == words]
+
+
+class _Context:
+    table = None
+    paraphrases = None
+
+
+_ctx = _Context()
+
+
+def set_context(table, paraphrases: Paraphrases) -> None:
+    """The corpus's WordTable and Paraphrases for align/score_hypothesis in this process."""
+    _ctx.table = table
+    _ctx.paraphrases = paraphrases
+
+
+class _Line:
+    """A line's word ids with what every pairing needs, computed once per line."""
+
+    __slots__ = ("ids", "keys", "first", "para", "function_count", "is_function")
+
+    def __init__(self, ids: tuple):
+        table = _ctx.table
+        self.ids = ids
+        self.keys = tuple(table.key[w] for w in ids)
+        first: dict = {}
+        for p, w in enumerate(ids):
+            first.setdefault(w, []).append(p)
+        self.first = first
+        self.para = _ctx.paraphrases.occurrences(ids) if _ctx.paraphrases is not None else []
+        self.is_function = [table.function[w] for w in ids]
+        self.function_count = sum(self.is_function)
+
+
+class _Hypothesis(_Line):
+    """Line 1, with its word-level candidates per line-2 word (same for every reference)."""
+
+    __slots__ = ("_single", "_para_pos", "_by_key", "_by_stem")
+
+    def __init__(self, ids: tuple):
+        super().__init__(ids)
+        table = _ctx.table
+        self._single = {}
+        self._para_pos = {}
+        by_key: dict = {}
+        by_stem: dict = {}
+        for i, w in enumerate(ids):
+            by_key.setdefault(table.key[w], []).append(i)
+            by_stem.setdefault(table.stem_key[w], []).append(i)
+        self._by_key = by_key
+        self._by_stem = by_stem
+
+    def single(self, w: int) -> tuple:
+        """((i, module), ...) for a line-2 word id: exact, stem, then synonym, each i ascending."""
+        got = self._single.get(w)
+        if got is None:
+            table = _ctx.table
+            key = table.key[w]
+            out = [(i, EXACT) for i in self._by_key.get(key, ())]
+            out += [(i, STEM) for i in self._by_stem.get(table.stem_key[w], ()) if self.keys[i] != key]
+            syn = table.synsets[w]
+            if syn:
+                out += [
+                    (i, SYNONYM)
+                    for i, v in enumerate(self.ids)
+                    if self.keys[i] != key and not syn.isdisjoint(table.synsets[v])
+                ]
+            got = self._single[w] = tuple(out)
+        return got
+
+    def para_positions(self, words: tuple) -> list:
+        got = self._para_pos.get(words)
+        if got is None:
+            got = self._para_pos[words] = _positions(self.ids, self.first, words)
+        return got
+
+
+def _stage(hyp: _Hypothesis, ref: _Line):
+    """Stage.matches and the coverage counts of both lines."""
+    n1, n2 = len(hyp.ids), len(ref.ids)
+    identical = n1 == n2 and hyp.keys == ref.keys
+    matches = [[] for _ in range(n2)]
+    cov1, cov2 = [0] * n1, [0] * n2
+    for j, w in enumerate(ref.ids):
+        row = matches[j]
+        for i, module in hyp.single(w):
+            if identical and module != EXACT:
+                continue
+            row.append(_match(j, 1, i, 1, module))
+            cov1[i] += 1
+            cov2[j] += 1
+    if not identical and _ctx.paraphrases is not None:
+        # Paraphrases of line-2 phrases found in line 1, then of line-1 phrases in line 2.
+        for j, length, para in ref.para:
+            for i in hyp.para_positions(para):
+                matches[j].append(_match(j, length, i, len(para), PARAPHRASE))
+                for k in range(i, i + len(para)):
+                    cov1[k] += 1
+                for k in range(j, j + length):
+                    cov2[k] += 1
+        for i, length, para in hyp.para:
+            for j in _positions(ref.ids, ref.first, para):
+                matches[j].append(_match(j, len(para), i, length, PARAPHRASE))
+                for k in range(i, i + length):
+                    cov1[k] += 1
+                for k in range(j, j + len(para)):
+                    cov2[k] += 1
+    return matches, cov1, cov2
+
+
+# Partial alignment fields (lists, mutated in place as the jar mutates its objects).
+_M1, _M2, _CHUNKS, _DISTANCE, _IDX, _LAST_END, _USED1, _USED2, _MATCHES = range(9)
+
+
+def _rank(path):
+    # PARTIAL_COMPARE_TOTAL: more weighted matches, then fewer chunks, then shorter distance.
+    return (-(path[_M1] + path[_M2]), path[_CHUNKS], path[_DISTANCE])
+
+
+def _resolve(matches: list, start: list) -> list:
+    """Aligner.resolve: the beam search, literally (including its in-place updates)."""
+    n = len(matches)
+    next_paths = [start]
+    for current in range(n + 1):
+        paths = next_paths
+        next_paths = []
+        if len(paths) > 1:
+            paths.sort(key=_rank)
+        for path in paths[:BEAM_SIZE]:
+            if current == n:
+                if path[_LAST_END] != -1:
+                    path[_CHUNKS] += 1
+                next_paths.append(path)
+                continue
+            if path[_USED2] >> current & 1:
+                if current < path[_IDX]:
+                    next_paths.append(path)
+                    continue
+                m = path[_MATCHES][path[_IDX]]
+                if m is not None:  # a fixed match
+                    path[_M1] = int(path[_M1] + m[_W1])
+                    path[_M2] = int(path[_M2] + m[_W2])
+                    if path[_LAST_END] != -1 and m[_MSTART] != path[_LAST_END]:
+                        path[_CHUNKS] += 1
+                    path[_IDX] = m[_START] + m[_LEN]
+                    path[_LAST_END] = m[_MSTART] + m[_MLEN]
+                    path[_DISTANCE] += m[_DIST]
+                    next_paths.append(path)
+                continue
+            for m in matches[current]:
+                if path[_USED2] & m[_MASK2] or path[_USED1] & m[_MASK1]:
+                    continue
+                new = path.copy()
+                new[_MATCHES] = chosen = path[_MATCHES].copy()
+                chosen[current] = m
+                new[_USED1] |= m[_MASK1]
+                new[_USED2] |= m[_MASK2]
+                new[_M1] = int(new[_M1] + m[_W1])
+                new[_M2] = int(new[_M2] + m[_W2])
+                if new[_LAST_END] != -1 and m[_MSTART] != new[_LAST_END]:
+                    new[_CHUNKS] += 1
+                new[_IDX] = m[_START] + m[_LEN]
+                new[_LAST_END] = m[_MSTART] + m[_MLEN]
+                path[_DISTANCE] += m[_DIST]  # sic: the jar adds it to the parent path
+                next_paths.append(new)
+            if path[_LAST_END] != -1:
+                path[_CHUNKS] += 1
+                path[_LAST_END] = -1
+            path[_IDX] += 1
+            next_paths.append(path)
+        if not next_paths:
+            next_paths.append(paths[0])
+    if len(next_paths) > 1:
+        next_paths.sort(key=_rank)
+    return next_paths[0]
+
+
+def _count_chunks(chosen: list) -> int:
+    """getCountAndChunks's chunk count over the best alignment."""
+    chunks, idx, last_end, n = 0, 0, -1, len(chosen)
+    while idx < n:
+        m = chosen[idx]
+        if m is None:
+            if last_end != -1:
+                chunks += 1
+                last_end = -1
+            idx += 1
+        else:
+            if last_end != -1 and m[_MSTART] != last_end:
+                chunks += 1
+            if m[_LEN] == 0:
+                raise AlignmentError("an empty paraphrase match ended the alignment (the jar loops)")
+            idx = m[_START] + m[_LEN]
+            last_end = m[_MSTART] + m[_MLEN]
+    if last_end != -1:
+        chunks += 1
+    return chunks
+
+
+def _align(hyp: _Hypothesis, ref: _Line) -> tuple:
+    """The jar's MeteorStats of (hypothesis, reference) as a tuple of 23 ints (toString order)."""
+    n1, n2 = len(hyp.ids), len(ref.ids)
+    matches, cov1, cov2 = _stage(hyp, ref)
+    chosen = [None] * n2
+    used1 = used2 = 0
+    ambiguous = False
+    for j, row in enumerate(matches):
+        if len(row) == 1:
+            m = row[0]
+            if all(cov2[j + k] == 1 for k in range(m[_LEN])) and all(
+                cov1[m[_MSTART] + k] == 1 for k in range(m[_MLEN])
+            ):
+                chosen[j] = m
+                used1 |= m[_MASK1]
+                used2 |= m[_MASK2]
+                if not m[_LEN] or not m[_MLEN]:
+                    ambiguous = True  # an empty-side match: let the literal search handle it
+                continue
+        if row:
+            ambiguous = True
+    if ambiguous:
+        best = _resolve(matches, [0, 0, 0, 0, 0, -1, used1, used2, chosen])[_MATCHES]
+    else:
+        # Only fixed matches: the search has one path and ends with exactly these.
+        best = chosen
+    counts = [0] * (4 * MODULES)  # per module: test content, ref content, test func, ref func
+    is_f1, is_f2 = hyp.is_function, ref.is_function
+    for m in best:
+        if m is not None:
+            base = 4 * m[_MODULE]
+            for k in range(m[_MSTART], m[_MSTART] + m[_MLEN]):
+                counts[base + (2 if is_f1[k] else 0)] += 1
+            for k in range(m[_START], m[_START] + m[_LEN]):
+                counts[base + (3 if is_f2[k] else 1)] += 1
+    test_matches = sum(counts[0::4]) + sum(counts[2::4])
+    ref_matches = sum(counts[1::4]) + sum(counts[3::4])
+    return (
+        n1,
+        n2,
+        hyp.function_count,
+        ref.function_count,
+        *counts,
+        _count_chunks(best),
+        test_matches,
+        ref_matches,
+    )
+
+
+def approximate_score(stats: Sequence[float]) -> tuple[float, bool]:
+    """MeteorScorer.computeMetrics in the jar's order of operations, with Python's pow (Java's
+    Math.pow can differ in the last bit: see meteor_port.py for the exact scores).
+
+    Returns:
+        (score, exact): `exact` when the score cannot depend on pow's last bit (pow of 0 or 1,
+        or an F-mean of 0 or NaN), so it is the jar's.
+    """
+    tl, rl, tf, rf = stats[0], stats[1], stats[2], stats[3]
+    stage = stats[4:20]
+    chunks, twm, rwm = stats[20], stats[21], stats[22]
+    tw = 0.0
+    rw = 0.0
+    for i in range(MODULES):
+        tw += float(stage[4 * i]) * SCORE_WEIGHTS[i] * DELTA
+    for i in range(MODULES):
+        rw += float(stage[4 * i + 1]) * SCORE_WEIGHTS[i] * DELTA
+    for i in range(MODULES):
+        tw += float(stage[4 * i + 2]) * SCORE_WEIGHTS[i] * (1.0 - DELTA)
+    for i in range(MODULES):
+        rw += float(stage[4 * i + 3]) * SCORE_WEIGHTS[i] * (1.0 - DELTA)
+    twl = DELTA * (tl - tf) + (1.0 - DELTA) * tf
+    rwl = DELTA * (rl - rf) + (1.0 - DELTA) * rf
+    try:
+        precision = tw / twl
+    except ZeroDivisionError:
+        precision = math.nan if tw == 0 else math.copysign(math.inf, tw)
+    try:
+        recall = rw / rwl
+    except ZeroDivisionError:
+        recall = math.nan if rw == 0 else math.copysign(math.inf, rw)
+    fmean = _java_div(1.0, _java_div(1.0 - ALPHA, precision) + _java_div(ALPHA, recall))
+    total_t = sum(float(stage[4 * i]) + float(stage[4 * i + 2]) for i in range(MODULES))
+    total_r = sum(float(stage[4 * i + 1]) + float(stage[4 * i + 3]) for i in range(MODULES))
+    if total_t == tl and total_r == rl and chunks == 1:
+        frag = 0.0
+    else:
+        frag = _java_div(float(chunks), (float(twm) + float(rwm)) / 2)
+    exact = frag == 0.0 or frag == 1.0 or fmean == 0.0 or math.isnan(fmean) or math.isnan(frag)
+    penalty = GAMMA * (math.nan if math.isnan(frag) else math.pow(frag, BETA))
+    score = fmean * (1.0 - penalty)
+    if math.isnan(score):
+        return 0.0, exact
+    return max(score, 0.0), exact
+
+
+def _java_div(a: float, b: float) -> float:
+    """a / b with IEEE semantics (Java's): x/0 is +-inf, 0/0 and nan are nan."""
+    if b == 0:
+        if a == 0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
+def score_hypothesis(hypothesis: Sequence[int], references: Sequence[Sequence[int]]) -> list:
+    """The jar's statistics (23-int tuples) of one hypothesis against each reference."""
+    hyp = _Hypothesis(tuple(hypothesis))
+    return [_align(hyp, _Line(tuple(ref))) for ref in references]
+
+
+def score_chunk(items: Sequence[tuple]) -> list:
+    """score_hypothesis over (hypothesis, references) items (a process pool's unit of work)."""
+    return [score_hypothesis(h, refs) for h, refs in items]
+
+
+def _serve_stdin() -> None:
+    """`python -m vre_keras.caption_metrics.meteor_aligner`: a worker process for PortMeteor.
+    Reads one pickle (table, paraphrases, items) from stdin, writes the pickled statistics."""
+    import pickle
+    import sys
+
+    table, paraphrases, items = pickle.load(sys.stdin.buffer)
+    set_context(table, paraphrases)
+    sys.stdout.buffer.write(pickle.dumps(score_chunk(items), protocol=pickle.HIGHEST_PROTOCOL))
+    sys.stdout.buffer.flush()
+
+
+if __name__ == "__main__":
+    _serve_stdin()

@@ -1,0 +1,233 @@
+"""METEOR 1.5 for one corpus with the aligner ported to Python (meteor_aligner.py): no METEOR
+JVM aligns anything, and the scores equal the jar's (coco-caption's `-l en -norm`).
+
+    with PortMeteor() as job:          # starts the small JVMs and workers in the background
+        ...                            # e.g. PTB tokenization meanwhile
+        corpus, per_item = job.score(hyps, refs)
+
+What still runs in Java, each a short JVM started at construction (so they start while the
+caller tokenizes), because their output must be the jar's to the bit:
+
+- the jar's Normalizer (meteor_normalize.py): the words of every line;
+- the jar's Stemmer class over the corpus's distinct words (meteor_resources.JarStemmer);
+- an EVAL-only METEOR JVM (no WordNet, no paraphrases: ~0.3 s) that turns statistics into
+  scores: the score uses Java's Math.pow, which differs from every Python pow in the last bit
+  for ~0.1% of inputs, so the per-caption and corpus scores are the jar's own answers to EVAL,
+  exactly as coco-caption reads them. Python ranks a hypothesis's references with
+  `approximate_score`; where two references with different statistics come within 1e-12 of
+  the best, the jar scores them (SING) and decides, so the chosen reference is the jar's.
+
+The alignments run over `workers` processes (contiguous chunks, results in order).
+"""
+
+import os
+import pickle
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from vre_keras.caption_metrics import meteor_aligner
+from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS
+from vre_keras.caption_metrics.meteor import MeteorScorer, clean_hypothesis, clean_reference
+from vre_keras.caption_metrics.meteor_normalize import JarNormalizer, java_trim
+from vre_keras.caption_metrics.meteor_paraphrase import ParaphraseIndex
+from vre_keras.caption_metrics.meteor_resources import (
+    JarStemmer,
+    WordTable,
+    function_words,
+    synonym_dictionary,
+)
+
+# The jar splits its normalised lines into words with StringTokenizer's default delimiters.
+_WORD_DELIMITERS = re.compile("[ \t\n\r\f]+")
+# References whose approximate scores are this close to the best are decided by the jar.
+_TIE_TOLERANCE = 1e-12
+
+
+def _words(line: str) -> list[str]:
+    return [w for w in _WORD_DELIMITERS.split(line) if w]
+
+
+def format_stats(stats: Sequence[int]) -> str:
+    """A statistics tuple as the jar's MeteorStats.toString() (Double.toString of each count)."""
+    for v in stats:
+        if not 0 <= v < 10_000_000:  # Double.toString switches to "1.0E7" notation there
+            raise ValueError(f"statistic {v} out of the range the port formats")
+    return " ".join(f"{v}.0" for v in stats)
+
+
+class MeteorPortError(RuntimeError):
+    """An aligner worker process failed."""
+
+
+def _package_root() -> str:
+    """The folder holding the vre_keras package, for the workers' PYTHONPATH."""
+    root = str(Path(meteor_aligner.__file__).resolve().parents[2])
+    extra = os.environ.get("PYTHONPATH")
+    return root + os.pathsep + extra if extra else root
+
+
+def _split(n: int, parts: int) -> list[tuple[int, int]]:
+    bounds = [round(i * n / parts) for i in range(parts + 1)]
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+class PortMeteor:
+    """Scores one corpus with the ported aligner (see the module docstring).
+
+    Args:
+        workers: processes aligning at once (1: in this process).
+        cache_dir: where the paraphrase index is cached (see meteor_paraphrase.py).
+    """
+
+    def __init__(self, workers: int = 1, cache_dir: str | None = None):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self.kept_entries = None
+        self.jar_decided = 0  # hypotheses whose best reference the jar decided (near ties)
+        self._used = False
+        self._normalizer = self._stemmer = self._evaluator = None
+        self._processes: list[subprocess.Popen] = []
+        self._threads = ThreadPoolExecutor(max_workers=2)
+        self._index: Future = self._threads.submit(
+            ParaphraseIndex.cached, ParaphraseIndex.jar_table(), cache_dir
+        )
+        self._synonyms: Future = self._threads.submit(
+            lambda: (synonym_dictionary(), function_words())
+        )
+        try:
+            self._normalizer = JarNormalizer()
+            self._stemmer = JarStemmer()
+            self._evaluator = MeteorScorer(jvm_options=FAST_START_JVM_OPTIONS, eval_only=True)
+            if workers > 1:
+                # Plain subprocesses, not multiprocessing: no fork of this (threaded) process
+                # and no re-import of the caller's __main__. They start (and import) now,
+                # while the caller tokenizes, then each gets its chunk as one pickle.
+                self._processes = [
+                    subprocess.Popen(
+                        [sys.executable, "-m", "vre_keras.caption_metrics.meteor_aligner"],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        env={**os.environ, "PYTHONPATH": _package_root()},
+                    )
+                    for _ in range(workers)
+                ]
+        except BaseException:
+            self.close()
+            raise
+
+    def _align_all(self, items: list, table: WordTable, paraphrases) -> list:
+        parts = _split(len(items), len(self._processes))
+        if len(parts) < 2:
+            meteor_aligner.set_context(table, paraphrases)
+            return meteor_aligner.score_chunk(items)
+        results: list = [None] * len(parts)
+
+        def run(k, proc, start, end):
+            data = pickle.dumps((table, paraphrases, items[start:end]), pickle.HIGHEST_PROTOCOL)
+            stdout, stderr = proc.communicate(data)
+            if proc.returncode != 0:
+                raise MeteorPortError(
+                    f"METEOR aligner worker exited with {proc.returncode}: "
+                    f"{stderr.decode(errors='replace')[-2000:]}"
+                )
+            results[k] = pickle.loads(stdout)
+
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            futures = [
+                pool.submit(run, k, proc, a, b)
+                for k, (proc, (a, b)) in enumerate(zip(self._processes, parts))
+            ]
+            for f in futures:
+                f.result()
+        return [stats for part in results for stats in part]
+
+    def _choose(self, candidates: list[list[tuple]]) -> list[tuple]:
+        """The statistics of the reference the jar keeps for each hypothesis: the first with
+        the highest score (getMeteorStats: `curStats.score > stats.score`)."""
+        chosen: list = [None] * len(candidates)
+        undecided = []
+        for k, stats_list in enumerate(candidates):
+            scored = [meteor_aligner.approximate_score(s) for s in stats_list]
+            best = max(s for s, _ in scored)
+            near = [i for i, (s, _) in enumerate(scored) if s >= best - _TIE_TOLERANCE]
+            if all(stats_list[i] == stats_list[near[0]] for i in near):
+                chosen[k] = stats_list[near[0]]
+            elif all(scored[i][1] for i in near):
+                # Scores the jar computes identically: the first of the best wins.
+                chosen[k] = next(stats_list[i] for i in near if scored[i][0] == best)
+            else:
+                undecided.append((k, near))
+        if undecided:
+            self.jar_decided = len(undecided)
+            lines = sorted({candidates[k][i] for k, near in undecided for i in near})
+            exact = dict(zip(lines, self._evaluator.single_scores([format_stats(s) for s in lines])))
+            for k, near in undecided:
+                best_i, best_score = None, -1.0
+                for i in near:
+                    s = exact[candidates[k][i]]
+                    if s > best_score:
+                        best_i, best_score = i, s
+                chosen[k] = candidates[k][best_i]
+        return chosen
+
+    def score(
+        self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]
+    ) -> tuple[float, list[float]]:
+        """(corpus METEOR, per-item METEOR) of tokenized captions, as coco-caption's
+        Meteor.compute_score (the same numbers)."""
+        if self._used:
+            raise RuntimeError("a PortMeteor scores one corpus; make a new one")
+        self._used = True
+        if len(hypotheses) != len(references):
+            raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
+        if not hypotheses:
+            raise ValueError("METEOR needs at least one hypothesis")
+        hyp_fields = [java_trim(clean_hypothesis(h)) for h in hypotheses]
+        ref_fields = [java_trim(clean_reference(r)) for refs in references for r in refs]
+        normalized = self._normalizer.normalize(hyp_fields + ref_fields)
+        word_id: dict[str, int] = {}
+        lines = []
+        for line in normalized:
+            lines.append(tuple(word_id.setdefault(w, len(word_id)) for w in _words(line)))
+        vocab = list(word_id)
+        stems = self._stemmer.stem(vocab)
+        self._synonyms.result()
+        table = WordTable.build(vocab, stems)
+        text, self.kept_entries = self._index.result().restricted_table(
+            normalized[: len(hyp_fields)], normalized[len(hyp_fields) :]
+        )
+        paraphrases = meteor_aligner.Paraphrases.from_table_text(text, word_id)
+        items, start = [], len(hyp_fields)
+        for k, refs in enumerate(references):
+            items.append((lines[k], lines[start : start + len(refs)]))
+            start += len(refs)
+        candidates = self._align_all(items, table, paraphrases)
+        chosen = self._choose(candidates)
+        return self._evaluator.evaluate([format_stats(s) for s in chosen])
+
+    def close(self) -> None:
+        for proc in (self._normalizer, self._stemmer):
+            if proc is not None:
+                proc.close()
+        if self._evaluator is not None:
+            self._evaluator.kill()
+        for proc in self._processes:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream and not stream.closed:
+                    stream.close()
+        self._threads.shutdown(wait=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
