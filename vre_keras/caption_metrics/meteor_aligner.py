@@ -72,6 +72,7 @@ class Paraphrases:
         self.phrases = phrases
         self.prefixes = prefixes
         self.max_length = max_length
+        self.first_words = {key[0] for key in prefixes}
 
     @classmethod
     def from_table_text(cls, text: bytes, word_id: dict) -> "Paraphrases":
@@ -97,18 +98,21 @@ class Paraphrases:
         return cls(phrases, prefixes, longest)
 
     def occurrences(self, line: tuple) -> list:
-        """[(start, length, paraphrase), ...]: what getReferencePaths gives at each start, in
-        the jar's order (start, then phrase length, then table order)."""
+        """[(start, length, phrase), ...]: the phrases getReferencePaths finds at each start
+        (each stands for its paraphrases, in table order), in the jar's order: start, then
+        phrase length."""
         out = []
-        phrases, prefixes = self.phrases, self.prefixes
+        phrases, prefixes, first_words = self.phrases, self.prefixes, self.first_words
         n = len(line)
         for start in range(n):
+            if line[start] not in first_words:
+                continue
             for length in range(1, min(self.max_length, n - start) + 1):
                 key = line[start : start + length]
                 if key not in prefixes:
                     break
-                for para in phrases.get(key, ()):
-                    out.append((start, length, para))
+                if key in phrases:
+                    out.append((start, length, key))
         return out
 
 
@@ -155,7 +159,7 @@ class _Line:
 class _Hypothesis(_Line):
     """Line 1, with its word-level candidates per line-2 word (same for every reference)."""
 
-    __slots__ = ("_single", "_para_pos", "_by_key", "_by_stem")
+    __slots__ = ("_single", "_para_pos", "_by_key", "_by_stem", "_found", "_para_lengths")
 
     def __init__(self, ids: tuple):
         super().__init__(ids)
@@ -169,6 +173,8 @@ class _Hypothesis(_Line):
             by_stem.setdefault(table.stem_key[w], []).append(i)
         self._by_key = by_key
         self._by_stem = by_stem
+        self._found = None
+        self._para_lengths = None
 
     def single(self, w: int) -> tuple:
         """((i, module), ...) for a line-2 word id: exact, stem, then synonym, each i ascending."""
@@ -188,11 +194,32 @@ class _Hypothesis(_Line):
             got = self._single[w] = tuple(out)
         return got
 
-    def para_positions(self, words: tuple) -> list:
-        got = self._para_pos.get(words)
+    def paraphrases_in_line(self, phrase: tuple) -> tuple:
+        """((paraphrase length, positions in this line), ...) for the paraphrases of a line-2
+        phrase that occur here, in table order (ParaphraseMatcher's first direction)."""
+        got = self._para_pos.get(phrase)
         if got is None:
-            got = self._para_pos[words] = _positions(self.ids, self.first, words)
+            out = []
+            for para in _ctx.paraphrases.phrases[phrase]:
+                positions = _positions(self.ids, self.first, para)
+                if positions:
+                    out.append((len(para), positions))
+            got = self._para_pos[phrase] = tuple(out)
         return got
+
+    def phrases_by_paraphrase(self):
+        """(paraphrase -> [(order, i, phrase length), ...], paraphrase lengths) over this
+        line's phrases; `order` is the jar's loop order (start, length, table order)."""
+        if self._found is None:
+            found: dict = {}
+            order = 0
+            for i, length, phrase in self.para:
+                for para in _ctx.paraphrases.phrases[phrase]:
+                    found.setdefault(para, []).append((order, i, length))
+                    order += 1
+            self._found = found
+            self._para_lengths = sorted({len(p) for p in found})
+        return self._found, self._para_lengths
 
 
 def _stage(hyp: _Hypothesis, ref: _Line):
@@ -211,20 +238,38 @@ def _stage(hyp: _Hypothesis, ref: _Line):
             cov2[j] += 1
     if not identical and _ctx.paraphrases is not None:
         # Paraphrases of line-2 phrases found in line 1, then of line-1 phrases in line 2.
-        for j, length, para in ref.para:
-            for i in hyp.para_positions(para):
-                matches[j].append(_match(j, length, i, len(para), PARAPHRASE))
-                for k in range(i, i + len(para)):
-                    cov1[k] += 1
-                for k in range(j, j + length):
-                    cov2[k] += 1
-        for i, length, para in hyp.para:
-            for j in _positions(ref.ids, ref.first, para):
-                matches[j].append(_match(j, len(para), i, length, PARAPHRASE))
-                for k in range(i, i + length):
-                    cov1[k] += 1
-                for k in range(j, j + len(para)):
-                    cov2[k] += 1
+        for j, length, phrase in ref.para:
+            row = matches[j]
+            for para_length, positions in hyp.paraphrases_in_line(phrase):
+                for i in positions:
+                    row.append(_match(j, length, i, para_length, PARAPHRASE))
+                    for k in range(i, i + para_length):
+                        cov1[k] += 1
+                    for k in range(j, j + length):
+                        cov2[k] += 1
+        found, lengths = hyp.phrases_by_paraphrase()
+        if found:
+            line = ref.ids
+            for j in range(n2):
+                hits = []
+                for para_length in lengths:
+                    if j + para_length > n2:
+                        break
+                    got = found.get(line[j : j + para_length])
+                    if got is not None:
+                        hits.extend((order, i, length, para_length) for order, i, length in got)
+                if not hits:
+                    continue
+                # The jar loops over line-1 phrases (in `order`), then over j: within row j,
+                # matches come in `order`.
+                hits.sort()
+                row = matches[j]
+                for _, i, length, para_length in hits:
+                    row.append(_match(j, para_length, i, length, PARAPHRASE))
+                    for k in range(i, i + length):
+                        cov1[k] += 1
+                    for k in range(j, j + para_length):
+                        cov2[k] += 1
     return matches, cov1, cov2
 
 

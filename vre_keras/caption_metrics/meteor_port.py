@@ -20,11 +20,13 @@ caller tokenizes), because their output must be the jar's to the bit:
 The alignments run over `workers` processes (contiguous chunks, results in order).
 """
 
+import logging
 import os
 import pickle
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -41,6 +43,7 @@ from vre_keras.caption_metrics.meteor_resources import (
     synonym_dictionary,
 )
 
+_log = logging.getLogger(__name__)
 # The jar splits its normalised lines into words with StringTokenizer's default delimiters.
 _WORD_DELIMITERS = re.compile("[ \t\n\r\f]+")
 # References whose approximate scores are this close to the best are decided by the jar.
@@ -57,6 +60,22 @@ def format_stats(stats: Sequence[int]) -> str:
         if not 0 <= v < 10_000_000:  # Double.toString switches to "1.0E7" notation there
             raise ValueError(f"statistic {v} out of the range the port formats")
     return " ".join(f"{v}.0" for v in stats)
+
+
+class _PhaseTimer:
+    """Wall time per phase, for the debug log (where a run spends its time)."""
+
+    def __init__(self):
+        self._last = time.perf_counter()
+        self.phases: dict[str, float] = {}
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = now - self._last
+        self._last = now
+
+    def report(self) -> str:
+        return ", ".join(f"{k} {v:.2f}" for k, v in self.phases.items())
 
 
 class MeteorPortError(RuntimeError):
@@ -122,7 +141,7 @@ class PortMeteor:
             raise
 
     def _align_all(self, items: list, table: WordTable, paraphrases) -> list:
-        parts = _split(len(items), len(self._processes))
+        parts = _split(len(items), max(1, len(self._processes)))
         if len(parts) < 2:
             meteor_aligner.set_context(table, paraphrases)
             return meteor_aligner.score_chunk(items)
@@ -188,28 +207,41 @@ class PortMeteor:
             raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists")
         if not hypotheses:
             raise ValueError("METEOR needs at least one hypothesis")
+        timer = _PhaseTimer()
         hyp_fields = [java_trim(clean_hypothesis(h)) for h in hypotheses]
         ref_fields = [java_trim(clean_reference(r)) for refs in references for r in refs]
         normalized = self._normalizer.normalize(hyp_fields + ref_fields)
+        timer("normalizer")
         word_id: dict[str, int] = {}
         lines = []
         for line in normalized:
             lines.append(tuple(word_id.setdefault(w, len(word_id)) for w in _words(line)))
         vocab = list(word_id)
         stems = self._stemmer.stem(vocab)
+        timer("stemmer")
         self._synonyms.result()
+        timer("synonyms")
         table = WordTable.build(vocab, stems)
-        text, self.kept_entries = self._index.result().restricted_table(
+        timer("word table")
+        index = self._index.result()
+        timer("paraphrase index")
+        text, self.kept_entries = index.restricted_table(
             normalized[: len(hyp_fields)], normalized[len(hyp_fields) :]
         )
         paraphrases = meteor_aligner.Paraphrases.from_table_text(text, word_id)
+        timer("paraphrases")
         items, start = [], len(hyp_fields)
         for k, refs in enumerate(references):
             items.append((lines[k], lines[start : start + len(refs)]))
             start += len(refs)
         candidates = self._align_all(items, table, paraphrases)
+        timer("alignments")
         chosen = self._choose(candidates)
-        return self._evaluator.evaluate([format_stats(s) for s in chosen])
+        timer("best references")
+        result = self._evaluator.evaluate([format_stats(s) for s in chosen])
+        timer("EVAL")
+        _log.debug("PortMeteor phases (s): %s", timer.report())
+        return result
 
     def close(self) -> None:
         for proc in (self._normalizer, self._stemmer):
