@@ -5,10 +5,11 @@ JVM aligns anything, and the scores equal the jar's (coco-caption's `-l en -norm
         ...                            # e.g. PTB tokenization meanwhile
         corpus, per_item = job.score(hyps, refs)
 
-What still runs in Java, each a short JVM started at construction (so they start while the
-caller tokenizes), because their output must be the jar's to the bit:
+The words are the jar's Normalizer's (ported in meteor_normalize.py, compared with the jar's
+class on every caption of the test corpora). What still runs in Java, each a short JVM started
+at construction (so they start while the caller tokenizes), because their output must be the
+jar's to the bit:
 
-- the jar's Normalizer (meteor_normalize.py): the words of every line;
 - the jar's Stemmer class over the corpus's distinct words (meteor_resources.JarStemmer);
 - an EVAL-only METEOR JVM (no WordNet, no paraphrases: ~0.3 s) that turns statistics into
   scores: the score uses Java's Math.pow, which differs from every Python pow in the last bit
@@ -34,7 +35,7 @@ from pathlib import Path
 from vre_keras.caption_metrics import meteor_aligner
 from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS
 from vre_keras.caption_metrics.meteor import MeteorScorer, clean_hypothesis, clean_reference
-from vre_keras.caption_metrics.meteor_normalize import JarNormalizer, java_trim
+from vre_keras.caption_metrics.meteor_normalize import java_trim, normalize_lines
 from vre_keras.caption_metrics.meteor_paraphrase import ParaphraseIndex
 from vre_keras.caption_metrics.meteor_resources import (
     JarStemmer,
@@ -109,7 +110,7 @@ class PortMeteor:
         self.kept_entries = None
         self.jar_decided = 0  # hypotheses whose best reference the jar decided (near ties)
         self._used = False
-        self._normalizer = self._stemmer = self._evaluator = None
+        self._stemmer = self._evaluator = None
         self._processes: list[subprocess.Popen] = []
         self._threads = ThreadPoolExecutor(max_workers=2)
         self._index: Future = self._threads.submit(
@@ -119,7 +120,6 @@ class PortMeteor:
             lambda: (synonym_dictionary(), function_words())
         )
         try:
-            self._normalizer = JarNormalizer()
             self._stemmer = JarStemmer()
             self._evaluator = MeteorScorer(jvm_options=FAST_START_JVM_OPTIONS, eval_only=True)
             if workers > 1:
@@ -210,7 +210,7 @@ class PortMeteor:
         timer = _PhaseTimer()
         hyp_fields = [java_trim(clean_hypothesis(h)) for h in hypotheses]
         ref_fields = [java_trim(clean_reference(r)) for refs in references for r in refs]
-        normalized = self._normalizer.normalize(hyp_fields + ref_fields)
+        normalized = normalize_lines(hyp_fields + ref_fields)
         timer("normalizer")
         word_id: dict[str, int] = {}
         lines = []
@@ -244,9 +244,8 @@ class PortMeteor:
         return result
 
     def close(self) -> None:
-        for proc in (self._normalizer, self._stemmer):
-            if proc is not None:
-                proc.close()
+        if self._stemmer is not None:
+            self._stemmer.close()
         if self._evaluator is not None:
             self._evaluator.kill()
         for proc in self._processes:
