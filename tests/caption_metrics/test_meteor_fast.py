@@ -1,5 +1,6 @@
-"""METEOR's fast path (the jar with a paraphrase table cut to the corpus, several JVMs) gives the
-scores of the jar as coco-caption runs it (full table, one JVM), per caption and per corpus."""
+"""METEOR's fast paths (the port: the aligner in Python over worker processes; the jar engine: the
+jar with a paraphrase table cut to the corpus, several JVMs) give the scores of the jar as
+coco-caption runs it (full table, one JVM), per caption and per corpus."""
 
 import gzip
 
@@ -9,6 +10,7 @@ import pytest
 from tests.caption_metrics import real_captions
 from vre_keras.caption_metrics import tokenize
 from vre_keras.caption_metrics.meteor_fast import FastMeteor, _split
+from vre_keras.caption_metrics.meteor_normalize import normalize_lines
 from vre_keras.caption_metrics.meteor_normalize import java_trim, meteor_normalize
 from vre_keras.caption_metrics.meteor_paraphrase import (
     ParaphraseIndex,
@@ -108,14 +110,21 @@ def real_corpus():
     return (tok_hyps + [raw[0][k] for k in raw_ids], tok_refs + [raw[1][k] for k in raw_ids])
 
 
+@pytest.fixture(scope="module")
+def jar_on_real_corpus(real_corpus, meteor_scorer):
+    """The jar's scores of real_corpus as coco-caption runs it (computed once for both engines)."""
+    return meteor_scorer.score(*real_corpus)
+
+
 @pytest.mark.slow
-def test_fast_meteor_equals_the_jar_on_msvd_and_msrvtt(real_corpus, meteor_scorer):
+@pytest.mark.parametrize("engine", ["port", "jar"])
+def test_fast_meteor_equals_the_jar_on_msvd_and_msrvtt(real_corpus, jar_on_real_corpus, engine):
     hyps, refs = real_corpus
     assert len(hyps) >= 1500
-    with FastMeteor(workers=2) as fast:
+    with FastMeteor(workers=2, engine=engine) as fast:
         got_corpus, got_items = fast.score(hyps, refs)
-        kept, total = fast.kept_entries, len(fast._index.result().phrase_uid)
-    want_corpus, want_items = meteor_scorer.score(hyps, refs)  # coco-caption's command
+        kept, total = fast.kept_entries, len(fast.paraphrase_index().phrase_uid)
+    want_corpus, want_items = jar_on_real_corpus  # coco-caption's command
     differ = [
         (i, got_items[i], want_items[i]) for i in range(len(hyps)) if got_items[i] != want_items[i]
     ]
@@ -125,12 +134,26 @@ def test_fast_meteor_equals_the_jar_on_msvd_and_msrvtt(real_corpus, meteor_score
 
 
 @pytest.mark.slow
-def test_fast_meteor_equals_the_jar_on_hand_picked_cases(coco_tokenized, meteor_scorer):
+@pytest.mark.parametrize("engine", ["port", "jar"])
+def test_fast_meteor_equals_the_jar_on_hand_picked_cases(coco_tokenized, meteor_scorer, engine):
     """Unicode, punctuation, "|||", empty captions (the cases test_equality checks against
-    pycocoevalcap), over three JVMs so the parts are uneven."""
+    pycocoevalcap), over three processes / JVMs so the parts are uneven."""
     gts, res = coco_tokenized
     ids = list(gts)
     hyps, refs = [res[k][0] for k in ids], [gts[k] for k in ids]
-    with FastMeteor(workers=3) as fast:
+    with FastMeteor(workers=3, engine=engine) as fast:
         got = fast.score(hyps, refs)
     assert got == meteor_scorer.score(hyps, refs)
+
+
+@pytest.mark.slow
+def test_python_normalizer_equals_the_jars_on_all_real_captions():
+    """Every caption of the MSVD and MSR-VTT train/val annotations (~250,000), raw and PTB-
+    tokenized, normalised by the port and by the jar's own Normalizer class."""
+    lines = [c for cs in real_captions.msrvtt_captions().values() for c in cs]
+    lines += [c for cs in real_captions.msvd_captions().values() for c in cs]
+    lines = [java_trim(" ".join(line.split("\n"))).replace("\r", " ") for line in lines]
+    lines += tokenize(lines[:50_000])
+    got, want = normalize_lines(lines), meteor_normalize(lines)
+    differ = [(line, g, w) for line, g, w in zip(lines, got, want) if g != w]
+    assert not differ, f"{len(differ)} lines differ, e.g. {differ[:3]}"

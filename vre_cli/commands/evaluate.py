@@ -36,7 +36,15 @@ def add_arguments(parser):
         "--meteor_workers",
         type=int,
         default=None,
-        help="METEOR JVMs scoring at once (default: the usable CPUs, at most 4)",
+        help="METEOR worker processes (or JVMs with --meteor_engine jar) at once "
+        "(default: the usable CPUs, at most 4)",
+    )
+    parser.add_argument(
+        "--meteor_engine",
+        choices=["port", "jar"],
+        default="port",
+        help="METEOR 1.5 by its aligner ported to Python (default) or by the jar itself "
+        "(same scores; the jar is slower)",
     )
     parser.add_argument(
         "--only_predicted",
@@ -67,7 +75,7 @@ def run(args) -> int:
             raise CaptionInputError(f"--meteor_workers must be >= 1, got {args.meteor_workers}")
         result = evaluate_corpus(
             predictions, references, metrics=args.metrics, meteor_workers=args.meteor_workers,
-            show_progress=True,
+            meteor_scorer=args.meteor_engine, show_progress=True,
         )
     except (CaptionFileError, CaptionInputError, JavaNotFoundError) as e:
         print(f"vre evaluate: {e}", file=sys.stderr)

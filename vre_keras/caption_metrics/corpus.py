@@ -11,7 +11,7 @@ from vre_keras.caption_metrics.bleu import bleu
 from vre_keras.caption_metrics.cider import cider_d
 from vre_keras.caption_metrics.corpus_ngrams import CorpusNgrams
 from vre_keras.caption_metrics.meteor import MeteorScorer
-from vre_keras.caption_metrics.meteor_fast import FastMeteor
+from vre_keras.caption_metrics.meteor_fast import ENGINES, FastMeteor
 from vre_keras.caption_metrics.rouge import rouge_l
 from vre_keras.caption_metrics.tokenizer import tokenize
 
@@ -113,7 +113,7 @@ def evaluate_corpus(
     references: Mapping[Hashable, Sequence[str]],
     metrics: Sequence[str] = DEFAULT_METRICS,
     tokenized: bool = False,
-    meteor_scorer: MeteorScorer | None = None,
+    meteor_scorer: MeteorScorer | str | None = None,
     meteor_workers: int | None = None,
     show_progress: bool = False,
 ) -> CorpusScores:
@@ -125,10 +125,12 @@ def evaluate_corpus(
         metrics: families from names.FAMILIES: "Bleu" (Bleu_1..4), "METEOR", "ROUGE_L",
             "CIDEr-D", "CIDEr".
         tokenized: True when the captions are already PTB-tokenized (skips the tokenizer).
-        meteor_scorer: a running MeteorScorer to reuse; None (the fast path) scores with
-            FastMeteor: the same jar with only the paraphrase entries this corpus can match,
-            several JVMs at once, in the background while the other metrics are computed.
-        meteor_workers: FastMeteor's JVMs (default: the usable CPUs, at most 4).
+        meteor_scorer: None or "port" (the fast path: FastMeteor with the jar's aligner ported
+            to Python, over worker processes), "jar" (FastMeteor's jar engine: the jar with
+            only the paraphrase entries this corpus can match, several JVMs), or a running
+            MeteorScorer to reuse (coco-caption's exact command). The fast paths run in the
+            background while the other metrics are computed; all give the same scores.
+        meteor_workers: FastMeteor's processes or JVMs (default: the usable CPUs, at most 4).
         show_progress: show each finished stage (tokenizer, metric families) with the elapsed
             time (vre_common.progress: a bar on a terminal, log lines elsewhere).
 
@@ -140,11 +142,11 @@ def evaluate_corpus(
     hyps = [hypotheses[k] for k in ids]
     refs = [list(references[k]) for k in ids]
     # Started before tokenizing: loading the paraphrase index overlaps the PTB tokenizer's JVM.
-    fast_meteor = (
-        FastMeteor(workers=meteor_workers)
-        if names.METEOR in metrics and meteor_scorer is None
-        else None
-    )
+    if isinstance(meteor_scorer, str) and meteor_scorer not in ENGINES:
+        raise ValueError(f"unknown meteor_scorer {meteor_scorer!r}; choose from {list(ENGINES)}")
+    fast_meteor = None
+    if names.METEOR in metrics and (meteor_scorer is None or isinstance(meteor_scorer, str)):
+        fast_meteor = FastMeteor(workers=meteor_workers, engine=meteor_scorer or "port")
     from vre_common.progress import ProgressReporter
 
     stages = (0 if tokenized else 1) + len({_family(m) for m in metrics})
@@ -220,7 +222,7 @@ def score_corpus(
     references: dict[str, list[str]],
     metrics: Sequence[str] = DEFAULT_METRICS,
     tokenized: bool = False,
-    meteor_scorer: MeteorScorer | None = None,
+    meteor_scorer: MeteorScorer | str | None = None,
     meteor_workers: int | None = None,
 ) -> dict[str, float]:
     """Corpus scores keyed by coco-caption's names ("Bleu_1".."Bleu_4", "METEOR", "ROUGE_L",

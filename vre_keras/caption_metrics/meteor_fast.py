@@ -1,14 +1,19 @@
-"""METEOR 1.5 for one corpus, fast and equal to coco-caption's: the same jar, given only the
-paraphrase entries the corpus can match (so each JVM starts in ~2 s, not 10-40 s), several JVMs
-scoring parts of the corpus at once, the corpus score from one EVAL over all their statistics.
+"""METEOR 1.5 for one corpus, fast and equal to coco-caption's.
 
-    with FastMeteor() as job:          # starts the JVMs and the index load in the background
+    with FastMeteor() as job:          # starts what it needs in the background
         ...                            # e.g. PTB tokenization meanwhile
         corpus, per_item = job.score(hyps, refs)
 
-Why this equals the single JVM with the full table: each item's SCORE statistics depend only on
-that item (the jar keeps no state between requests), the restricted table gives the same matches
-(meteor_paraphrase.py), and EVAL receives the same statistics lines in the same order.
+Two engines give the same numbers:
+
+- "port" (default, meteor_port.py): the jar's aligner ported to Python, over worker processes;
+  small JVMs only for the stemmer and for turning statistics into scores (Java's Math.pow).
+- "jar" (`JarFastMeteor`, below): the jar itself, given only the paraphrase entries the corpus
+  can match (so each JVM starts in ~2 s, not 10-40 s), several JVMs scoring parts of the corpus
+  at once, the corpus score from one EVAL over all their statistics. Why this equals the single
+  JVM with the full table: each item's SCORE statistics depend only on that item (the jar keeps
+  no state between requests), the restricted table gives the same matches
+  (meteor_paraphrase.py), and EVAL receives the same statistics lines in the same order.
 """
 
 import errno
@@ -25,6 +30,7 @@ from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS, meteor_jar
 from vre_keras.caption_metrics.meteor import MeteorScorer, clean_hypothesis, clean_reference
 from vre_keras.caption_metrics.meteor_normalize import JarNormalizer, java_trim
 from vre_keras.caption_metrics.meteor_paraphrase import ParaphraseIndex
+from vre_keras.caption_metrics.meteor_port import PortMeteor
 
 # Each JVM holds the jar's WordNet synonyms (~100 MB); more than this gains nothing on the
 # machines we run on and costs start-up CPU.
@@ -72,8 +78,61 @@ def _feed(fifo: Path, data: bytes, scorer: MeteorScorer, stop: threading.Event) 
         os.close(fd)
 
 
+ENGINES = ("port", "jar")
+
+
 class FastMeteor:
-    """Scores one corpus with coco-caption's METEOR 1.5 (see the module docstring).
+    """Scores one corpus with coco-caption's METEOR 1.5 by either engine (module docstring).
+
+    Args:
+        workers: processes (port) or JVMs (jar) at once (default: the usable CPUs, at most
+            MAX_WORKERS).
+        cache_dir: where the paraphrase index is cached (default: VRE_METEOR_CACHE or
+            ~/.cache/vre/meteor).
+        engine: "port" or "jar".
+    """
+
+    def __init__(
+        self, workers: int | None = None, cache_dir: str | None = None, engine: str = "port"
+    ):
+        if engine not in ENGINES:
+            raise ValueError(f"unknown METEOR engine {engine!r}; choose from {list(ENGINES)}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.engine = engine
+        workers = workers or default_workers()
+        if engine == "port":
+            self._impl = PortMeteor(workers=workers, cache_dir=cache_dir)
+        else:
+            self._impl = JarFastMeteor(workers=workers, cache_dir=cache_dir)
+
+    @property
+    def kept_entries(self):
+        """Paraphrase entries kept for the corpus (after score(); for reports and tests)."""
+        return self._impl.kept_entries
+
+    def paraphrase_index(self) -> ParaphraseIndex:
+        return self._impl._index.result()
+
+    def score(
+        self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]
+    ) -> tuple[float, list[float]]:
+        """(corpus METEOR, per-item METEOR) of tokenized captions, as coco-caption's
+        Meteor.compute_score (the same numbers)."""
+        return self._impl.score(hypotheses, references)
+
+    def close(self) -> None:
+        self._impl.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class JarFastMeteor:
+    """Scores one corpus with coco-caption's METEOR 1.5 jar (see the module docstring).
 
     Everything that does not need the corpus starts at construction, so it runs while the
     caller tokenizes: loading the paraphrase index (a thread), the jar's Normalizer JVM, and

@@ -101,21 +101,33 @@ class PortMeteor:
     Args:
         workers: processes aligning at once (1: in this process).
         cache_dir: where the paraphrase index is cached (see meteor_paraphrase.py).
+        paraphrase_table_text: a whole paraphrase table (uncompressed text in the jar's
+            format) to use instead of the jar's data/paraphrase-en.gz, as the jar's `-a`
+            (for tests at tiny scale).
     """
 
-    def __init__(self, workers: int = 1, cache_dir: str | None = None):
+    def __init__(
+        self,
+        workers: int = 1,
+        cache_dir: str | None = None,
+        paraphrase_table_text: bytes | None = None,
+    ):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
         self.kept_entries = None
         self.jar_decided = 0  # hypotheses whose best reference the jar decided (near ties)
+        self.last_statistics = None  # the chosen reference's statistics per hypothesis
         self._used = False
         self._stemmer = self._evaluator = None
         self._processes: list[subprocess.Popen] = []
         self._threads = ThreadPoolExecutor(max_workers=2)
-        self._index: Future = self._threads.submit(
-            ParaphraseIndex.cached, ParaphraseIndex.jar_table(), cache_dir
-        )
+        self._table_text = paraphrase_table_text
+        self._index: Future | None = None
+        if paraphrase_table_text is None:
+            self._index = self._threads.submit(
+                ParaphraseIndex.cached, ParaphraseIndex.jar_table(), cache_dir
+            )
         self._synonyms: Future = self._threads.submit(
             lambda: (synonym_dictionary(), function_words())
         )
@@ -223,11 +235,14 @@ class PortMeteor:
         timer("synonyms")
         table = WordTable.build(vocab, stems)
         timer("word table")
-        index = self._index.result()
-        timer("paraphrase index")
-        text, self.kept_entries = index.restricted_table(
-            normalized[: len(hyp_fields)], normalized[len(hyp_fields) :]
-        )
+        if self._index is not None:
+            index = self._index.result()
+            timer("paraphrase index")
+            text, self.kept_entries = index.restricted_table(
+                normalized[: len(hyp_fields)], normalized[len(hyp_fields) :]
+            )
+        else:
+            text = self._table_text
         paraphrases = meteor_aligner.Paraphrases.from_table_text(text, word_id)
         timer("paraphrases")
         items, start = [], len(hyp_fields)
@@ -236,7 +251,7 @@ class PortMeteor:
             start += len(refs)
         candidates = self._align_all(items, table, paraphrases)
         timer("alignments")
-        chosen = self._choose(candidates)
+        chosen = self.last_statistics = self._choose(candidates)
         timer("best references")
         result = self._evaluator.evaluate([format_stats(s) for s in chosen])
         timer("EVAL")
