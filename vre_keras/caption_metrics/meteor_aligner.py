@@ -454,7 +454,8 @@ def approximate_score(stats: Sequence[float]) -> tuple[float, bool]:
     score = fmean * (1.0 - penalty)
     if math.isnan(score):
         return 0.0, exact
-    return max(score, 0.0), exact
+    # Math.max(score, 0.0): -0.0 and negatives become 0.0 (Python's max would keep -0.0).
+    return (score if score > 0.0 else 0.0), exact
 
 
 def _java_div(a: float, b: float) -> float:
@@ -472,9 +473,37 @@ def score_hypothesis(hypothesis: Sequence[int], references: Sequence[Sequence[in
     return [_align(hyp, _Line(tuple(ref))) for ref in references]
 
 
+# References whose approximate scores are this close to the best are decided by the jar.
+TIE_TOLERANCE = 1e-12
+
+
+def choose_reference(stats_list: Sequence[tuple]) -> tuple:
+    """The statistics getMeteorStats keeps (the first reference with the highest score, by
+    `curStats.score > stats.score`), decided with approximate_score where that is safe.
+
+    Returns:
+        (statistics, score, exact) when decided; (None, candidates, False) when references
+        with different statistics come within TIE_TOLERANCE of the best and a last-bit
+        difference of pow could decide: `candidates` are their statistics in reference order
+        (the jar must score them).
+    """
+    scored = [approximate_score(s) for s in stats_list]
+    best = max(s for s, _ in scored)
+    near = [i for i, (s, _) in enumerate(scored) if s >= best - TIE_TOLERANCE]
+    first = near[0]
+    if all(stats_list[i] == stats_list[first] for i in near):
+        return stats_list[first], scored[first][0], scored[first][1]
+    if all(scored[i][1] for i in near):
+        # Scores the jar computes identically: the first of the best wins.
+        i = next(i for i in near if scored[i][0] == best)
+        return stats_list[i], best, True
+    return None, [stats_list[i] for i in near], False
+
+
 def score_chunk(items: Sequence[tuple]) -> list:
-    """score_hypothesis over (hypothesis, references) items (a process pool's unit of work)."""
-    return [score_hypothesis(h, refs) for h, refs in items]
+    """choose_reference(score_hypothesis(...)) over (hypothesis, references) items (a worker
+    process's unit of work)."""
+    return [choose_reference(score_hypothesis(h, refs)) for h, refs in items]
 
 
 def _serve_stdin() -> None:

@@ -47,8 +47,6 @@ from vre_keras.caption_metrics.meteor_resources import (
 _log = logging.getLogger(__name__)
 # The jar splits its normalised lines into words with StringTokenizer's default delimiters.
 _WORD_DELIMITERS = re.compile("[ \t\n\r\f]+")
-# References whose approximate scores are this close to the best are decided by the jar.
-_TIE_TOLERANCE = 1e-12
 
 
 def _words(line: str) -> list[str]:
@@ -56,11 +54,28 @@ def _words(line: str) -> list[str]:
 
 
 def format_stats(stats: Sequence[int]) -> str:
-    """A statistics tuple as the jar's MeteorStats.toString() (Double.toString of each count)."""
+    """A statistics tuple as a line the jar's EVAL/SING reads (its Scanner parses each count;
+    below 10^7 this is also MeteorStats.toString()'s text)."""
     for v in stats:
-        if not 0 <= v < 10_000_000:  # Double.toString switches to "1.0E7" notation there
-            raise ValueError(f"statistic {v} out of the range the port formats")
+        if not 0 <= v < 2**53:
+            raise ValueError(f"statistic {v} out of range")
     return " ".join(f"{v}.0" for v in stats)
+
+
+def aggregate_stats(chosen: Sequence[tuple]) -> tuple:
+    """MeteorStats.addStats over all lines (EVAL's corpus statistics): every count summed,
+    except that a line matching its reference completely in one chunk adds no chunk."""
+    total = [0] * 23
+    for stats in chosen:
+        perfect = (
+            sum(stats[4:20:4]) + sum(stats[6:20:4]) == stats[0]
+            and sum(stats[5:20:4]) + sum(stats[7:20:4]) == stats[1]
+            and stats[20] == 1
+        )
+        for k, v in enumerate(stats):
+            if k != 20 or not perfect:
+                total[k] += v
+    return tuple(total)
 
 
 class _PhaseTimer:
@@ -119,7 +134,8 @@ class PortMeteor:
         self.jar_decided = 0  # hypotheses whose best reference the jar decided (near ties)
         self.last_statistics = None  # the chosen reference's statistics per hypothesis
         self._used = False
-        self._stemmer = self._evaluator = None
+        self._stemmer = None
+        self._evaluators: list[MeteorScorer] = []
         self._processes: list[subprocess.Popen] = []
         self._threads = ThreadPoolExecutor(max_workers=2)
         self._table_text = paraphrase_table_text
@@ -133,7 +149,10 @@ class PortMeteor:
         )
         try:
             self._stemmer = JarStemmer()
-            self._evaluator = MeteorScorer(jvm_options=FAST_START_JVM_OPTIONS, eval_only=True)
+            self._evaluators = [
+                MeteorScorer(jvm_options=FAST_START_JVM_OPTIONS, eval_only=True)
+                for _ in range(min(2, workers))
+            ]
             if workers > 1:
                 # Plain subprocesses, not multiprocessing: no fork of this (threaded) process
                 # and no re-import of the caller's __main__. They start (and import) now,
@@ -178,34 +197,46 @@ class PortMeteor:
                 f.result()
         return [stats for part in results for stats in part]
 
-    def _choose(self, candidates: list[list[tuple]]) -> list[tuple]:
-        """The statistics of the reference the jar keeps for each hypothesis: the first with
-        the highest score (getMeteorStats: `curStats.score > stats.score`)."""
-        chosen: list = [None] * len(candidates)
-        undecided = []
-        for k, stats_list in enumerate(candidates):
-            scored = [meteor_aligner.approximate_score(s) for s in stats_list]
-            best = max(s for s, _ in scored)
-            near = [i for i, (s, _) in enumerate(scored) if s >= best - _TIE_TOLERANCE]
-            if all(stats_list[i] == stats_list[near[0]] for i in near):
-                chosen[k] = stats_list[near[0]]
-            elif all(scored[i][1] for i in near):
-                # Scores the jar computes identically: the first of the best wins.
-                chosen[k] = next(stats_list[i] for i in near if scored[i][0] == best)
-            else:
-                undecided.append((k, near))
-        if undecided:
-            self.jar_decided = len(undecided)
-            lines = sorted({candidates[k][i] for k, near in undecided for i in near})
-            exact = dict(zip(lines, self._evaluator.single_scores([format_stats(s) for s in lines])))
-            for k, near in undecided:
-                best_i, best_score = None, -1.0
-                for i in near:
-                    s = exact[candidates[k][i]]
-                    if s > best_score:
-                        best_i, best_score = i, s
-                chosen[k] = candidates[k][best_i]
-        return chosen
+    def _scores(self, decided: list) -> tuple[float, list[float]]:
+        """(corpus score, per-item scores) as the jar's EVAL gives them for the chosen
+        statistics: near ties decided by the jar's own scores (SING), per-item scores the
+        jar computes (SING, each distinct line once, split over the evaluator JVMs) unless
+        they cannot depend on pow, and the corpus score from the summed statistics."""
+        undecided = [k for k, (stats, _, _) in enumerate(decided) if stats is None]
+        self.jar_decided = len(undecided)
+        ask = {s for k in undecided for s in decided[k][1]}
+        ask.update(stats for stats, _, exact in decided if stats is not None and not exact)
+        exact_scores = self._jar_scores(sorted(ask))
+        chosen, per_item = [], []
+        for stats, score, exact in decided:
+            if stats is None:
+                best, best_score = None, -1.0
+                for candidate in score:  # the near-tie candidates, in reference order
+                    if exact_scores[candidate] > best_score:
+                        best, best_score = candidate, exact_scores[candidate]
+                stats, score = best, best_score
+            elif not exact:
+                score = exact_scores[stats]
+            chosen.append(stats)
+            per_item.append(score)
+        self.last_statistics = chosen
+        corpus = self._jar_scores([aggregate_stats(chosen)])
+        return next(iter(corpus.values())), per_item
+
+    def _jar_scores(self, lines: list[tuple]) -> dict:
+        """statistics -> the jar's score (SING), split over the evaluator JVMs."""
+        if not lines:
+            return {}
+        parts = _split(len(lines), len(self._evaluators))
+        results: list = [None] * len(parts)
+
+        def run(k, a, b):
+            results[k] = self._evaluators[k].single_scores([format_stats(s) for s in lines[a:b]])
+
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            for f in [pool.submit(run, k, a, b) for k, (a, b) in enumerate(parts)]:
+                f.result()
+        return dict(zip(lines, [x for part in results for x in part]))
 
     def score(
         self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]
@@ -249,20 +280,18 @@ class PortMeteor:
         for k, refs in enumerate(references):
             items.append((lines[k], lines[start : start + len(refs)]))
             start += len(refs)
-        candidates = self._align_all(items, table, paraphrases)
+        decided = self._align_all(items, table, paraphrases)
         timer("alignments")
-        chosen = self.last_statistics = self._choose(candidates)
-        timer("best references")
-        result = self._evaluator.evaluate([format_stats(s) for s in chosen])
-        timer("EVAL")
+        result = self._scores(decided)
+        timer("scores (jar)")
         _log.debug("PortMeteor phases (s): %s", timer.report())
         return result
 
     def close(self) -> None:
         if self._stemmer is not None:
             self._stemmer.close()
-        if self._evaluator is not None:
-            self._evaluator.kill()
+        for evaluator in self._evaluators:
+            evaluator.kill()
         for proc in self._processes:
             if proc.poll() is None:
                 proc.kill()
