@@ -25,6 +25,7 @@ This module is plain Python over precomputed word ids (meteor_resources.WordTabl
 """
 
 import math
+import operator
 from collections.abc import Sequence
 
 EXACT, STEM, SYNONYM, PARAPHRASE = range(4)
@@ -73,6 +74,20 @@ class Paraphrases:
         self.prefixes = prefixes
         self.max_length = max_length
         self.first_words = {key[0] for key in prefixes}
+        # paraphrase -> [(phrase, its rank among the phrase's paraphrases), ...]
+        self.by_paraphrase: dict = {}
+        for phrase, paras in phrases.items():
+            for rank, para in enumerate(paras):
+                self.by_paraphrase.setdefault(para, []).append((phrase, rank))
+        self.max_paraphrase = max((len(p) for p in self.by_paraphrase), default=0)
+
+    def __getstate__(self):
+        return self.phrases, self.prefixes, self.max_length
+
+    def __setstate__(self, state):
+        if isinstance(state, dict):  # pickled by an older version of this class
+            state = state["phrases"], state["prefixes"], state["max_length"]
+        self.__init__(*state)
 
     @classmethod
     def from_table_text(cls, text: bytes, word_id: dict) -> "Paraphrases":
@@ -116,12 +131,10 @@ class Paraphrases:
         return out
 
 
-def _positions(line: tuple, first: dict, words: tuple) -> list:
-    """Where `words` occur in `line` (every position for an empty phrase), ascending."""
-    if not words:
-        return list(range(len(line)))
-    n, k = len(line), len(words)
-    return [p for p in first.get(words[0], ()) if p + k <= n and line[p : p + k] == words]
+def _positions(line: tuple, words: tuple) -> list:
+    """Where the non-empty `words` occur in `line`, ascending."""
+    n, k, first = len(line), len(words), words[0]
+    return [p for p in range(n - k + 1) if line[p] == first and line[p : p + k] == words]
 
 
 class _Context:
@@ -139,33 +152,29 @@ def set_context(table, paraphrases: Paraphrases) -> None:
 
 
 class _Line:
-    """A line's word ids with what every pairing needs, computed once per line."""
+    """Line 2 (a reference): what the pairing needs."""
 
-    __slots__ = ("ids", "keys", "first", "para", "function_count", "is_function")
+    __slots__ = ("ids", "keys", "function_count", "is_function")
 
     def __init__(self, ids: tuple):
         table = _ctx.table
         self.ids = ids
-        self.keys = tuple(table.key[w] for w in ids)
-        first: dict = {}
-        for p, w in enumerate(ids):
-            first.setdefault(w, []).append(p)
-        self.first = first
-        self.para = _ctx.paraphrases.occurrences(ids) if _ctx.paraphrases is not None else []
+        self.keys = tuple([table.key[w] for w in ids])
         self.is_function = [table.function[w] for w in ids]
         self.function_count = sum(self.is_function)
 
 
 class _Hypothesis(_Line):
-    """Line 1, with its word-level candidates per line-2 word (same for every reference)."""
+    """Line 1, with everything that is the same for every reference computed once: its
+    candidates per line-2 word, and its paraphrase matches in both directions keyed by what
+    line 2 must contain."""
 
-    __slots__ = ("_single", "_para_pos", "_by_key", "_by_stem", "_found", "_para_lengths")
+    __slots__ = ("single", "_by_key", "_by_stem", "grams", "dir1", "dir2", "dir2_lengths")
 
     def __init__(self, ids: tuple):
         super().__init__(ids)
         table = _ctx.table
-        self._single = {}
-        self._para_pos = {}
+        self.single = {}
         by_key: dict = {}
         by_stem: dict = {}
         for i, w in enumerate(ids):
@@ -173,53 +182,69 @@ class _Hypothesis(_Line):
             by_stem.setdefault(table.stem_key[w], []).append(i)
         self._by_key = by_key
         self._by_stem = by_stem
-        self._found = None
-        self._para_lengths = None
+        self.grams = self.dir1 = self.dir2 = {}
+        self.dir2_lengths = ()
+        if _ctx.paraphrases is not None:
+            self._index_paraphrases(_ctx.paraphrases)
 
-    def single(self, w: int) -> tuple:
+    def _index_paraphrases(self, paraphrases: Paraphrases) -> None:
+        ids, n = self.ids, len(self.ids)
+        # This line's n-grams -> positions (the empty one occurs at every position, as in the
+        # jar's loop), for the first direction (phrase in line 2, paraphrase here).
+        grams: dict = {(): list(range(n))} if n else {}
+        for length in range(1, min(paraphrases.max_paraphrase, n) + 1):
+            for start in range(n - length + 1):
+                grams.setdefault(ids[start : start + length], []).append(start)
+        self.grams = grams
+        self.dir1 = {}
+        # Second direction (phrase here, paraphrase in line 2): paraphrase -> [(order, i,
+        # phrase length), ...], `order` being the jar's loop order (start, length, table order).
+        found: dict = {}
+        order = 0
+        for i, length, phrase in paraphrases.occurrences(ids):
+            for para in paraphrases.phrases[phrase]:
+                found.setdefault(para, []).append((order, i, length))
+                order += 1
+        self.dir2 = found
+        self.dir2_lengths = sorted({len(p) for p in found})
+
+    def paraphrases_here(self, phrase: tuple) -> tuple:
+        """((paraphrase length, positions here), ...) of a line-2 phrase's paraphrases that
+        occur in this line, in table order (ParaphraseMatcher's first direction)."""
+        grams = self.grams
+        got = self.dir1[phrase] = tuple(
+            (len(para), grams[para]) for para in _ctx.paraphrases.phrases[phrase] if para in grams
+        )
+        return got
+
+    def candidates(self, w: int) -> tuple:
         """((i, module), ...) for a line-2 word id: exact, stem, then synonym, each i ascending."""
-        got = self._single.get(w)
-        if got is None:
-            table = _ctx.table
-            key = table.key[w]
-            out = [(i, EXACT) for i in self._by_key.get(key, ())]
-            out += [(i, STEM) for i in self._by_stem.get(table.stem_key[w], ()) if self.keys[i] != key]
-            syn = table.synsets[w]
-            if syn:
-                out += [
-                    (i, SYNONYM)
-                    for i, v in enumerate(self.ids)
-                    if self.keys[i] != key and not syn.isdisjoint(table.synsets[v])
-                ]
-            got = self._single[w] = tuple(out)
+        table = _ctx.table
+        key = table.key[w]
+        keys = self.keys
+        out = [(i, EXACT) for i in self._by_key.get(key, ())]
+        out += [(i, STEM) for i in self._by_stem.get(table.stem_key[w], ()) if keys[i] != key]
+        syn = table.synsets[w]
+        if syn:
+            synsets = table.synsets
+            out += [
+                (i, SYNONYM)
+                for i, v in enumerate(self.ids)
+                if keys[i] != key and not syn.isdisjoint(synsets[v])
+            ]
+        got = self.single[w] = tuple(out)
         return got
 
-    def paraphrases_in_line(self, phrase: tuple) -> tuple:
-        """((paraphrase length, positions in this line), ...) for the paraphrases of a line-2
-        phrase that occur here, in table order (ParaphraseMatcher's first direction)."""
-        got = self._para_pos.get(phrase)
-        if got is None:
-            out = []
-            for para in _ctx.paraphrases.phrases[phrase]:
-                positions = _positions(self.ids, self.first, para)
-                if positions:
-                    out.append((len(para), positions))
-            got = self._para_pos[phrase] = tuple(out)
-        return got
 
-    def phrases_by_paraphrase(self):
-        """(paraphrase -> [(order, i, phrase length), ...], paraphrase lengths) over this
-        line's phrases; `order` is the jar's loop order (start, length, table order)."""
-        if self._found is None:
-            found: dict = {}
-            order = 0
-            for i, length, phrase in self.para:
-                for para in _ctx.paraphrases.phrases[phrase]:
-                    found.setdefault(para, []).append((order, i, length))
-                    order += 1
-            self._found = found
-            self._para_lengths = sorted({len(p) for p in found})
-        return self._found, self._para_lengths
+_single_matches: dict = {}
+
+
+def _single_match(j: int, i: int, module: int) -> tuple:
+    """_match(j, 1, i, 1, module), shared (single-word matches repeat across pairs)."""
+    got = _single_matches.get((j, i, module))
+    if got is None:
+        got = _single_matches[(j, i, module)] = _match(j, 1, i, 1, module)
+    return got
 
 
 def _stage(hyp: _Hypothesis, ref: _Line):
@@ -228,115 +253,161 @@ def _stage(hyp: _Hypothesis, ref: _Line):
     identical = n1 == n2 and hyp.keys == ref.keys
     matches = [[] for _ in range(n2)]
     cov1, cov2 = [0] * n1, [0] * n2
+    single, candidates = hyp.single, hyp.candidates
     for j, w in enumerate(ref.ids):
+        found = single.get(w)
+        if found is None:
+            found = candidates(w)
+        if not found:
+            continue
         row = matches[j]
-        for i, module in hyp.single(w):
+        for i, module in found:
             if identical and module != EXACT:
                 continue
-            row.append(_match(j, 1, i, 1, module))
+            row.append(_single_match(j, i, module))
             cov1[i] += 1
             cov2[j] += 1
-    if not identical and _ctx.paraphrases is not None:
-        # Paraphrases of line-2 phrases found in line 1, then of line-1 phrases in line 2.
-        for j, length, phrase in ref.para:
-            row = matches[j]
-            for para_length, positions in hyp.paraphrases_in_line(phrase):
-                for i in positions:
-                    row.append(_match(j, length, i, para_length, PARAPHRASE))
-                    for k in range(i, i + para_length):
-                        cov1[k] += 1
-                    for k in range(j, j + length):
-                        cov2[k] += 1
-        found, lengths = hyp.phrases_by_paraphrase()
-        if found:
-            line = ref.ids
-            for j in range(n2):
-                hits = []
-                for para_length in lengths:
-                    if j + para_length > n2:
-                        break
-                    got = found.get(line[j : j + para_length])
-                    if got is not None:
-                        hits.extend((order, i, length, para_length) for order, i, length in got)
-                if not hits:
+    if identical:
+        return matches, cov1, cov2
+    line = ref.ids
+    paraphrases = _ctx.paraphrases
+    if paraphrases is not None and hyp.grams:
+        # Paraphrases of line-2 phrases found in line 1 (the jar's order: j, phrase length,
+        # table order, i).
+        dir1, phrases, prefixes = hyp.dir1, paraphrases.phrases, paraphrases.prefixes
+        first_words, max_length = paraphrases.first_words, paraphrases.max_length
+        for j in range(n2):
+            if line[j] not in first_words:
+                continue
+            for length in range(1, min(max_length, n2 - j) + 1):
+                key = line[j : j + length]
+                if key not in prefixes:
+                    break
+                if key not in phrases:
                     continue
-                # The jar loops over line-1 phrases (in `order`), then over j: within row j,
-                # matches come in `order`.
-                hits.sort()
+                found = dir1.get(key)
+                if found is None:
+                    found = hyp.paraphrases_here(key)
+                if not found:
+                    continue
                 row = matches[j]
-                for _, i, length, para_length in hits:
-                    row.append(_match(j, para_length, i, length, PARAPHRASE))
-                    for k in range(i, i + length):
-                        cov1[k] += 1
-                    for k in range(j, j + para_length):
-                        cov2[k] += 1
+                for para_length, positions in found:
+                    for i in positions:
+                        row.append(_match(j, length, i, para_length, PARAPHRASE))
+                        for k in range(i, i + para_length):
+                            cov1[k] += 1
+                        for k in range(j, j + length):
+                            cov2[k] += 1
+    if hyp.dir2:
+        # Then paraphrases of line-1 phrases found in line 2: the jar loops over line-1 phrases
+        # (in `order`), then over j, so within row j matches come in `order`.
+        dir2 = hyp.dir2
+        for j in range(n2):
+            hits = None
+            for para_length in hyp.dir2_lengths:
+                if j + para_length > n2:
+                    break
+                got = dir2.get(line[j : j + para_length])
+                if got is not None:
+                    if hits is None:
+                        hits = []
+                    hits.extend((order, i, length, para_length) for order, i, length in got)
+            if hits is None:
+                continue
+            hits.sort()
+            row = matches[j]
+            for _, i, length, para_length in hits:
+                row.append(_match(j, para_length, i, length, PARAPHRASE))
+                for k in range(i, i + length):
+                    cov1[k] += 1
+                for k in range(j, j + para_length):
+                    cov2[k] += 1
     return matches, cov1, cov2
 
 
-# Partial alignment fields (lists, mutated in place as the jar mutates its objects).
-_M1, _M2, _CHUNKS, _DISTANCE, _IDX, _LAST_END, _USED1, _USED2, _MATCHES = range(9)
-
-
-def _rank(path):
-    # PARTIAL_COMPARE_TOTAL: more weighted matches, then fewer chunks, then shorter distance.
-    return (-(path[_M1] + path[_M2]), path[_CHUNKS], path[_DISTANCE])
+# Partial alignment fields (lists, mutated in place as the jar mutates its objects). _KEY orders
+# them as PARTIAL_COMPARE_TOTAL does (more weighted matches, then fewer chunks, then shorter
+# distance): -(m1 + m2) * 2^64 + chunks * 2^32 + distance, kept up to date at every change, so
+# sorting needs no Python call per path.
+_KEY, _M1, _M2, _IDX, _LAST_END, _USED1, _USED2, _MATCHES = range(8)
+_MATCH_UNIT = 1 << 64
+_CHUNK_UNIT = 1 << 32
+_by_key = operator.itemgetter(_KEY)
 
 
 def _resolve(matches: list, start: list) -> list:
-    """Aligner.resolve: the beam search, literally (including its in-place updates)."""
+    """Aligner.resolve: the beam search, literally (including its in-place updates). Stable
+    sorts by _KEY, as Collections.sort with that comparator."""
     n = len(matches)
     next_paths = [start]
     for current in range(n + 1):
         paths = next_paths
         next_paths = []
+        append = next_paths.append
         if len(paths) > 1:
-            paths.sort(key=_rank)
-        for path in paths[:BEAM_SIZE]:
-            if current == n:
+            paths.sort(key=_by_key)
+            if len(paths) > BEAM_SIZE:
+                del paths[BEAM_SIZE:]
+        if current == n:
+            for path in paths:
                 if path[_LAST_END] != -1:
-                    path[_CHUNKS] += 1
-                next_paths.append(path)
-                continue
-            if path[_USED2] >> current & 1:
+                    path[_KEY] += _CHUNK_UNIT
+                append(path)
+            break
+        bit = 1 << current
+        row = matches[current]
+        for path in paths:
+            if path[_USED2] & bit:
                 if current < path[_IDX]:
-                    next_paths.append(path)
+                    append(path)
                     continue
                 m = path[_MATCHES][path[_IDX]]
                 if m is not None:  # a fixed match
-                    path[_M1] = int(path[_M1] + m[_W1])
-                    path[_M2] = int(path[_M2] + m[_W2])
+                    m1 = int(path[_M1] + m[_W1])
+                    m2 = int(path[_M2] + m[_W2])
+                    key = path[_KEY] - (m1 - path[_M1] + m2 - path[_M2]) * _MATCH_UNIT + m[_DIST]
                     if path[_LAST_END] != -1 and m[_MSTART] != path[_LAST_END]:
-                        path[_CHUNKS] += 1
+                        key += _CHUNK_UNIT
+                    path[_KEY] = key
+                    path[_M1] = m1
+                    path[_M2] = m2
                     path[_IDX] = m[_START] + m[_LEN]
                     path[_LAST_END] = m[_MSTART] + m[_MLEN]
-                    path[_DISTANCE] += m[_DIST]
-                    next_paths.append(path)
+                    append(path)
                 continue
-            for m in matches[current]:
+            for m in row:
                 if path[_USED2] & m[_MASK2] or path[_USED1] & m[_MASK1]:
                     continue
-                new = path.copy()
-                new[_MATCHES] = chosen = path[_MATCHES].copy()
+                chosen = path[_MATCHES].copy()
                 chosen[current] = m
-                new[_USED1] |= m[_MASK1]
-                new[_USED2] |= m[_MASK2]
-                new[_M1] = int(new[_M1] + m[_W1])
-                new[_M2] = int(new[_M2] + m[_W2])
-                if new[_LAST_END] != -1 and m[_MSTART] != new[_LAST_END]:
-                    new[_CHUNKS] += 1
-                new[_IDX] = m[_START] + m[_LEN]
-                new[_LAST_END] = m[_MSTART] + m[_MLEN]
-                path[_DISTANCE] += m[_DIST]  # sic: the jar adds it to the parent path
-                next_paths.append(new)
+                m1 = int(path[_M1] + m[_W1])
+                m2 = int(path[_M2] + m[_W2])
+                key = path[_KEY] - (m1 - path[_M1] + m2 - path[_M2]) * _MATCH_UNIT
+                last_end = path[_LAST_END]
+                if last_end != -1 and m[_MSTART] != last_end:
+                    key += _CHUNK_UNIT
+                append(
+                    [
+                        key,
+                        m1,
+                        m2,
+                        m[_START] + m[_LEN],
+                        m[_MSTART] + m[_MLEN],
+                        path[_USED1] | m[_MASK1],
+                        path[_USED2] | m[_MASK2],
+                        chosen,
+                    ]
+                )
+                path[_KEY] += m[_DIST]  # sic: the jar adds the distance to the parent path
             if path[_LAST_END] != -1:
-                path[_CHUNKS] += 1
+                path[_KEY] += _CHUNK_UNIT
                 path[_LAST_END] = -1
             path[_IDX] += 1
-            next_paths.append(path)
+            append(path)
         if not next_paths:
             next_paths.append(paths[0])
     if len(next_paths) > 1:
-        next_paths.sort(key=_rank)
+        next_paths.sort(key=_by_key)
     return next_paths[0]
 
 
@@ -370,10 +441,15 @@ def _align(hyp: _Hypothesis, ref: _Line) -> tuple:
     used1 = used2 = 0
     ambiguous = False
     for j, row in enumerate(matches):
+        if not row:
+            continue
         if len(row) == 1:
             m = row[0]
-            if all(cov2[j + k] == 1 for k in range(m[_LEN])) and all(
-                cov1[m[_MSTART] + k] == 1 for k in range(m[_MLEN])
+            if (
+                cov2[j] == 1 and cov1[m[_MSTART]] == 1
+                if m[_LEN] == 1 and m[_MLEN] == 1
+                else all(cov2[j + k] == 1 for k in range(m[_LEN]))
+                and all(cov1[m[_MSTART] + k] == 1 for k in range(m[_MLEN]))
             ):
                 chosen[j] = m
                 used1 |= m[_MASK1]
@@ -381,10 +457,9 @@ def _align(hyp: _Hypothesis, ref: _Line) -> tuple:
                 if not m[_LEN] or not m[_MLEN]:
                     ambiguous = True  # an empty-side match: let the literal search handle it
                 continue
-        if row:
-            ambiguous = True
+        ambiguous = True
     if ambiguous:
-        best = _resolve(matches, [0, 0, 0, 0, 0, -1, used1, used2, chosen])[_MATCHES]
+        best = _resolve(matches, [0, 0, 0, 0, -1, used1, used2, chosen])[_MATCHES]
     else:
         # Only fixed matches: the search has one path and ends with exactly these.
         best = chosen
@@ -504,19 +579,3 @@ def score_chunk(items: Sequence[tuple]) -> list:
     """choose_reference(score_hypothesis(...)) over (hypothesis, references) items (a worker
     process's unit of work)."""
     return [choose_reference(score_hypothesis(h, refs)) for h, refs in items]
-
-
-def _serve_stdin() -> None:
-    """`python -m vre_keras.caption_metrics.meteor_aligner`: a worker process for PortMeteor.
-    Reads one pickle (table, paraphrases, items) from stdin, writes the pickled statistics."""
-    import pickle
-    import sys
-
-    table, paraphrases, items = pickle.load(sys.stdin.buffer)
-    set_context(table, paraphrases)
-    sys.stdout.buffer.write(pickle.dumps(score_chunk(items), protocol=pickle.HIGHEST_PROTOCOL))
-    sys.stdout.buffer.flush()
-
-
-if __name__ == "__main__":
-    _serve_stdin()

@@ -159,7 +159,7 @@ class PortMeteor:
                 # while the caller tokenizes, then each gets its chunk as one pickle.
                 self._processes = [
                     subprocess.Popen(
-                        [sys.executable, "-m", "vre_keras.caption_metrics.meteor_aligner"],
+                        [sys.executable, "-m", "vre_keras.caption_metrics.meteor_worker"],
                         stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
@@ -187,6 +187,7 @@ class PortMeteor:
                     f"{stderr.decode(errors='replace')[-2000:]}"
                 )
             results[k] = pickle.loads(stdout)
+            _log.debug("worker %d: %s", k, stderr.decode(errors="replace").strip())
 
         with ThreadPoolExecutor(max_workers=len(parts)) as pool:
             futures = [
