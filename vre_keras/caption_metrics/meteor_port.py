@@ -22,7 +22,6 @@ The alignments run over `workers` processes (contiguous chunks, results in order
 """
 
 import logging
-import os
 import pickle
 import re
 import subprocess
@@ -32,7 +31,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from vre_keras.caption_metrics import meteor_aligner
+from vre_keras.caption_metrics import meteor_aligner, meteor_worker
 from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS
 from vre_keras.caption_metrics.meteor import MeteorScorer, clean_hypothesis, clean_reference
 from vre_keras.caption_metrics.meteor_normalize import java_trim, normalize_lines
@@ -98,13 +97,6 @@ class MeteorPortError(RuntimeError):
     """An aligner worker process failed."""
 
 
-def _package_root() -> str:
-    """The folder holding the vre_keras package, for the workers' PYTHONPATH."""
-    root = str(Path(meteor_aligner.__file__).resolve().parents[2])
-    extra = os.environ.get("PYTHONPATH")
-    return root + os.pathsep + extra if extra else root
-
-
 def _split(n: int, parts: int) -> list[tuple[int, int]]:
     bounds = [round(i * n / parts) for i in range(parts + 1)]
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
@@ -137,7 +129,7 @@ class PortMeteor:
         self._stemmer = None
         self._evaluators: list[MeteorScorer] = []
         self._processes: list[subprocess.Popen] = []
-        self._threads = ThreadPoolExecutor(max_workers=2)
+        self._threads = ThreadPoolExecutor(max_workers=3)
         self._table_text = paraphrase_table_text
         self._index: Future | None = None
         if paraphrase_table_text is None:
@@ -159,11 +151,10 @@ class PortMeteor:
                 # while the caller tokenizes, then each gets its chunk as one pickle.
                 self._processes = [
                     subprocess.Popen(
-                        [sys.executable, "-m", "vre_keras.caption_metrics.meteor_worker"],
+                        [sys.executable, str(Path(meteor_worker.__file__))],
                         stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
-                        env={**os.environ, "PYTHONPATH": _package_root()},
                     )
                     for _ in range(workers)
                 ]
@@ -178,8 +169,11 @@ class PortMeteor:
             return meteor_aligner.score_chunk(items)
         results: list = [None] * len(parts)
 
+        columns = (table.key, table.stem_key, table.synsets, table.function)
+        state = paraphrases.__getstate__() if paraphrases is not None else None
+
         def run(k, proc, start, end):
-            data = pickle.dumps((table, paraphrases, items[start:end]), pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps((columns, state, items[start:end]), pickle.HIGHEST_PROTOCOL)
             stdout, stderr = proc.communicate(data)
             if proc.returncode != 0:
                 raise MeteorPortError(
@@ -261,12 +255,10 @@ class PortMeteor:
         for line in normalized:
             lines.append(tuple(word_id.setdefault(w, len(word_id)) for w in _words(line)))
         vocab = list(word_id)
-        stems = self._stemmer.stem(vocab)
-        timer("stemmer")
+        # The stemmer JVM works while this thread builds the rest of the word table and the
+        # paraphrase table.
+        stems = self._threads.submit(self._stemmer.stem, vocab)
         self._synonyms.result()
-        timer("synonyms")
-        table = WordTable.build(vocab, stems)
-        timer("word table")
         if self._index is not None:
             index = self._index.result()
             timer("paraphrase index")
@@ -277,6 +269,8 @@ class PortMeteor:
             text = self._table_text
         paraphrases = meteor_aligner.Paraphrases.from_table_text(text, word_id)
         timer("paraphrases")
+        table = WordTable.build(vocab, stems)
+        timer("word table (and stemmer)")
         items, start = [], len(hyp_fields)
         for k, refs in enumerate(references):
             items.append((lines[k], lines[start : start + len(refs)]))

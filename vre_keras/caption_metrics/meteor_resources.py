@@ -13,6 +13,7 @@ import functools
 import subprocess
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS, java_executable, meteor_jar
@@ -188,14 +189,14 @@ class WordTable:
     function: list
 
     @classmethod
-    def build(cls, words: Sequence[str], stems: Sequence[str]) -> "WordTable":
+    def build(cls, words: Sequence[str], stems: Future) -> "WordTable":
+        """The table of `words`; `stems` (a future of their stems, e.g. from JarStemmer in a
+        thread) is waited for last, after everything that does not need it."""
         synonyms = synonym_dictionary()
         func = function_words()
-        return cls(
-            words=list(words),
-            key=[java_string_hash(w) for w in words],
-            stem_key=[java_string_hash(s) for s in stems],
-            synsets=[synonyms.synsets_of(w) for w in words],
-            # The aligner checks word.toLowerCase(); the words are lower case already.
-            function=[w in func for w in words],
-        )
+        key = [java_string_hash(w) for w in words]
+        synsets = [synonyms.synsets_of(w) for w in words]
+        # The aligner checks word.toLowerCase(); the words are lower case already.
+        function = [w in func for w in words]
+        stem_key = [java_string_hash(s) for s in stems.result()]
+        return cls(list(words), key, stem_key, synsets, function)

@@ -1,20 +1,27 @@
-"""`python -m vre_keras.caption_metrics.meteor_worker`: one aligner worker process of PortMeteor.
+"""One aligner worker process of PortMeteor: `python <this file>`.
 
-Reads one pickle (word table, paraphrases, items) from stdin, aligns the items with
-meteor_aligner and writes the pickled results to stdout; its CPU time goes to stderr (the
-parent's debug log). A module of its own so that meteor_aligner is imported once, by name.
+Reads one pickle (word table columns, paraphrase table, items) from stdin, aligns the items
+with meteor_aligner and writes the pickled results to stdout; its CPU time goes to stderr (the
+parent's debug log). Run as a file with meteor_aligner imported as a plain module beside it,
+not through the vre_keras package: the package imports numpy and more (~0.5 s per worker)
+and the aligner needs none of it. The pickles hold only builtin types.
 """
 
 import pickle
 import sys
 import time
-
-from vre_keras.caption_metrics import meteor_aligner
+import types
+from pathlib import Path
 
 
 def main() -> None:
-    table, paraphrases, items = pickle.load(sys.stdin.buffer)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import meteor_aligner  # noqa: PLC0415 (a plain module beside this file; see the docstring)
+
+    (key, stem_key, synsets, function), paraphrase_state, items = pickle.load(sys.stdin.buffer)
     started = time.process_time()
+    table = types.SimpleNamespace(key=key, stem_key=stem_key, synsets=synsets, function=function)
+    paraphrases = meteor_aligner.Paraphrases(*paraphrase_state) if paraphrase_state else None
     meteor_aligner.set_context(table, paraphrases)
     result = meteor_aligner.score_chunk(items)
     print(f"aligned {len(items)} in {time.process_time() - started:.2f} s CPU", file=sys.stderr)
