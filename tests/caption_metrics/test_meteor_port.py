@@ -11,6 +11,7 @@ from tests.caption_metrics import cases
 from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS
 from vre_keras.caption_metrics.meteor import MeteorScorer, clean_hypothesis
 from vre_keras.caption_metrics.meteor_aligner import approximate_score
+from vre_keras.caption_metrics.meteor_fast import FastMeteor
 from vre_keras.caption_metrics.meteor_normalize import java_trim, meteor_normalize, normalize_lines
 from vre_keras.caption_metrics.meteor_port import PortMeteor, format_stats
 from vre_keras.caption_metrics.meteor_resources import (
@@ -143,3 +144,14 @@ def test_python_normalizer_equals_the_jars_class():
     assert normalize_lines(lines) == meteor_normalize(lines)
     with pytest.raises(ValueError, match="line break"):
         normalize_lines(["a\rb"])
+
+
+@pytest.mark.slow
+def test_a_word_the_stemmer_protocol_cannot_carry_falls_back_to_the_jar(meteor_scorer):
+    # "\x0b" is no delimiter for the jar's tokenizer, so "dog\x0b" is a word; the Stemmer
+    # class would print it trimmed. FastMeteor then scores with the jar engine instead.
+    hyps, refs = ["a dog\x0b runs", "a cat"], [["a dog runs", "dog\x0b"], ["the cat"]]
+    with FastMeteor(workers=1) as fast:
+        got = fast.score(hyps, refs)
+        assert fast.engine == "jar"
+    assert got == meteor_scorer.score(hyps, refs)

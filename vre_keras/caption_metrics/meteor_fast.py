@@ -18,6 +18,7 @@ Two engines give the same numbers:
 
 import errno
 import gzip
+import logging
 import os
 import tempfile
 import threading
@@ -31,7 +32,9 @@ from vre_keras.caption_metrics.meteor import MeteorScorer, clean_hypothesis, cle
 from vre_keras.caption_metrics.meteor_normalize import JarNormalizer, java_trim
 from vre_keras.caption_metrics.meteor_paraphrase import ParaphraseIndex
 from vre_keras.caption_metrics.meteor_port import PortMeteor
+from vre_keras.caption_metrics.meteor_resources import UnstemmableWordError
 
+_log = logging.getLogger(__name__)
 # Each JVM holds the jar's WordNet synonyms (~100 MB); more than this gains nothing on the
 # machines we run on and costs start-up CPU.
 MAX_WORKERS = 4
@@ -100,11 +103,12 @@ class FastMeteor:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.engine = engine
-        workers = workers or default_workers()
+        self._workers = workers or default_workers()
+        self._cache_dir = cache_dir
         if engine == "port":
-            self._impl = PortMeteor(workers=workers, cache_dir=cache_dir)
+            self._impl = PortMeteor(workers=self._workers, cache_dir=cache_dir)
         else:
-            self._impl = JarFastMeteor(workers=workers, cache_dir=cache_dir)
+            self._impl = JarFastMeteor(workers=self._workers, cache_dir=cache_dir)
 
     @property
     def kept_entries(self):
@@ -119,7 +123,15 @@ class FastMeteor:
     ) -> tuple[float, list[float]]:
         """(corpus METEOR, per-item METEOR) of tokenized captions, as coco-caption's
         Meteor.compute_score (the same numbers)."""
-        return self._impl.score(hypotheses, references)
+        try:
+            return self._impl.score(hypotheses, references)
+        except UnstemmableWordError as e:
+            # A word with a control character at an end: only the jar itself can stem it.
+            _log.warning("METEOR falls back to the jar engine: %s", e)
+            self._impl.close()
+            self.engine = "jar"
+            self._impl = JarFastMeteor(workers=self._workers, cache_dir=self._cache_dir)
+            return self._impl.score(hypotheses, references)
 
     def close(self) -> None:
         self._impl.close()

@@ -23,6 +23,10 @@ class MeteorResourceError(RuntimeError):
     """A resource of the jar is missing or the jar's Stemmer failed."""
 
 
+class UnstemmableWordError(ValueError):
+    """A word the jar's Stemmer class cannot take through its line protocol (see JarStemmer)."""
+
+
 def java_string_hash(word: str) -> int:
     """java.lang.String.hashCode(): s[0]*31^(n-1) + ... over UTF-16 code units, as a signed int32."""
     h = 0
@@ -127,7 +131,7 @@ class JarStemmer:
     The class skips tokens made only of digits, ',', '.' and '-' (`isNumber`); the aligner stems
     them, but Snowball English leaves such tokens unchanged (no letters), so the result is the
     same. It prints trimmed lines, so a word with a character <= U+0020 at an end could come back
-    changed: such words are refused (`stem` raises ValueError) rather than guessed.
+    changed: such words are refused (`stem` raises UnstemmableWordError) rather than guessed.
     """
 
     def __init__(self):
@@ -149,7 +153,9 @@ class JarStemmer:
         for w in words:
             if not w or w[0] <= " " or w[-1] <= " " or any(c in w for c in " \t\n\r\f"):
                 self.close()
-                raise ValueError(f"cannot stem {w!r} through the jar's Stemmer line protocol")
+                raise UnstemmableWordError(
+                    f"cannot stem {w!r} through the jar's Stemmer line protocol"
+                )
         stdout, stderr = self._proc.communicate("".join(w + "\n" for w in words).encode("utf-8"))
         if self._proc.returncode != 0:
             raise MeteorResourceError(
