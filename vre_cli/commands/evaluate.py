@@ -74,8 +74,12 @@ def run(args) -> int:
         if args.meteor_workers is not None and args.meteor_workers < 1:
             raise CaptionInputError(f"--meteor_workers must be >= 1, got {args.meteor_workers}")
         result = evaluate_corpus(
-            predictions, references, metrics=args.metrics, meteor_workers=args.meteor_workers,
-            meteor_scorer=args.meteor_engine, show_progress=True,
+            predictions,
+            references,
+            metrics=args.metrics,
+            meteor_workers=args.meteor_workers,
+            meteor_scorer=args.meteor_engine,
+            show_progress=True,
         )
     except (CaptionFileError, CaptionInputError, JavaNotFoundError) as e:
         print(f"vre evaluate: {e}", file=sys.stderr)

@@ -151,7 +151,10 @@ def evaluate_corpus(
 
     stages = (0 if tokenized else 1) + len({_family(m) for m in metrics})
     progress = ProgressReporter(
-        f"[vre evaluate] {len(ids)} captions", total=stages, unit="stage", interval_s=0.0,
+        f"[vre evaluate] {len(ids)} captions",
+        total=stages,
+        unit="stage",
+        interval_s=0.0,
         enabled=show_progress,
     )
     try:

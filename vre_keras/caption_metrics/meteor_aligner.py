@@ -154,7 +154,7 @@ def set_context(table, paraphrases: Paraphrases) -> None:
 class _Line:
     """Line 2 (a reference): what the pairing needs."""
 
-    __slots__ = ("ids", "keys", "function_count", "is_function")
+    __slots__ = ("function_count", "ids", "is_function", "keys")
 
     def __init__(self, ids: tuple):
         table = _ctx.table
@@ -169,7 +169,7 @@ class _Hypothesis(_Line):
     candidates per line-2 word, and its paraphrase matches in both directions keyed by what
     line 2 must contain."""
 
-    __slots__ = ("single", "_by_key", "_by_stem", "grams", "dir1", "dir2", "dir2_lengths")
+    __slots__ = ("_by_key", "_by_stem", "dir1", "dir2", "dir2_lengths", "grams", "single")
 
     def __init__(self, ids: tuple):
         super().__init__(ids)
@@ -425,7 +425,9 @@ def _count_chunks(chosen: list) -> int:
             if last_end != -1 and m[_MSTART] != last_end:
                 chunks += 1
             if m[_LEN] == 0:
-                raise AlignmentError("an empty paraphrase match ended the alignment (the jar loops)")
+                raise AlignmentError(
+                    "an empty paraphrase match ended the alignment (the jar loops)"
+                )
             idx = m[_START] + m[_LEN]
             last_end = m[_MSTART] + m[_MLEN]
     if last_end != -1:
@@ -530,7 +532,7 @@ def approximate_score(stats: Sequence[float]) -> tuple[float, bool]:
     if math.isnan(score):
         return 0.0, exact
     # Math.max(score, 0.0): -0.0 and negatives become 0.0 (Python's max would keep -0.0).
-    return (score if score > 0.0 else 0.0), exact
+    return (max(0.0, score)), exact
 
 
 def _java_div(a: float, b: float) -> float:

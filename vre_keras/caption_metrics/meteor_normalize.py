@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS, java_executable, meteor_jar
 
-
 # The class's character sets (Western European and Cyrillic letters), as in its constant pool.
 _ALPHA = "A-Za-z\u0160\u017d\u0161\u017e\u0178\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017e" + (
     "\u0400-\u04ff\u0500-\u0527\ua640-\ua66e\ua67e-\ua697\u1d00-\u1d7f"
@@ -100,10 +99,10 @@ def normalize_line(line: str) -> str:
             following = words[i + 1] if i < len(words) - 1 else None
             if "." in pre and _NBP_ALPHA.search(pre):
                 out.append(word.replace(".", ""))
-            elif kind == _NBP_ANY or (following is not None and "a" <= following[0] <= "z"):
-                out.append(word)
             elif (
-                kind == _NBP_NUMERIC_ONLY
+                kind == _NBP_ANY
+                or (following is not None and "a" <= following[0] <= "z")
+                or kind == _NBP_NUMERIC_ONLY
                 and following is not None
                 and "0" <= following[0] <= "9"
             ):

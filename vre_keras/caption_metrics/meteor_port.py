@@ -11,14 +11,15 @@ at construction (so they start while the caller tokenizes), because their output
 jar's to the bit:
 
 - the jar's Stemmer class over the corpus's distinct words (meteor_resources.JarStemmer);
-- an EVAL-only METEOR JVM (no WordNet, no paraphrases: ~0.3 s) that turns statistics into
-  scores: the score uses Java's Math.pow, which differs from every Python pow in the last bit
-  for ~0.1% of inputs, so the per-caption and corpus scores are the jar's own answers to EVAL,
-  exactly as coco-caption reads them. Python ranks a hypothesis's references with
+- EVAL-only METEOR JVMs (no WordNet, no paraphrases: ~0.3 s) that turn statistics into
+  scores: the score uses Java's Math.pow, which differs from Python's pow in the last bit for
+  ~0.1% of inputs, so the per-caption scores are the jar's answers to SING (computeMetrics, as
+  EVAL computes each line) wherever pow can matter, and the corpus score its answer for the
+  statistics summed as EVAL sums them. Python ranks a hypothesis's references with
   `approximate_score`; where two references with different statistics come within 1e-12 of
-  the best, the jar scores them (SING) and decides, so the chosen reference is the jar's.
+  the best, the jar scores them and decides, so the chosen reference is the jar's.
 
-The alignments run over `workers` processes (contiguous chunks, results in order).
+The alignments run over `workers` processes (contiguous parts, results in order).
 """
 
 import logging
@@ -26,6 +27,7 @@ import pickle
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,6 +46,7 @@ from vre_keras.caption_metrics.meteor_resources import (
 )
 
 _log = logging.getLogger(__name__)
+_IN_PROCESS = threading.Lock()
 # The jar splits its normalised lines into words with StringTokenizer's default delimiters.
 _WORD_DELIMITERS = re.compile("[ \t\n\r\f]+")
 
@@ -165,8 +168,9 @@ class PortMeteor:
     def _align_all(self, items: list, table: WordTable, paraphrases) -> list:
         parts = _split(len(items), max(1, len(self._processes)))
         if len(parts) < 2:
-            meteor_aligner.set_context(table, paraphrases)
-            return meteor_aligner.score_chunk(items)
+            with _IN_PROCESS:  # the aligner's context is per process
+                meteor_aligner.set_context(table, paraphrases)
+                return meteor_aligner.score_chunk(items)
         results: list = [None] * len(parts)
 
         columns = (table.key, table.stem_key, table.synsets, table.function)

@@ -164,7 +164,9 @@ class JarStemmer:
             )
         out = stdout.decode("utf-8").split("\n")
         if len(out) != len(words) + 1 or out[-1] != "":
-            raise MeteorResourceError(f"METEOR's Stemmer returned {len(out) - 1} lines for {len(words)}")
+            raise MeteorResourceError(
+                f"METEOR's Stemmer returned {len(out) - 1} lines for {len(words)}"
+            )
         return out[:-1]
 
     def close(self) -> None:

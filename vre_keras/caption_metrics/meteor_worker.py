@@ -16,7 +16,7 @@ from pathlib import Path
 
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import meteor_aligner  # noqa: PLC0415 (a plain module beside this file; see the docstring)
+    import meteor_aligner  # a plain module beside this file (see the docstring)
 
     (key, stem_key, synsets, function), paraphrase_state, items = pickle.load(sys.stdin.buffer)
     started = time.process_time()
