@@ -253,7 +253,7 @@ def _stage(hyp: _Hypothesis, ref: _Line):
     identical = n1 == n2 and hyp.keys == ref.keys
     matches = [[] for _ in range(n2)]
     cov1, cov2 = [0] * n1, [0] * n2
-    single, candidates = hyp.single, hyp.candidates
+    single, candidates, shared = hyp.single, hyp.candidates, _single_matches
     for j, w in enumerate(ref.ids):
         found = single.get(w)
         if found is None:
@@ -264,7 +264,10 @@ def _stage(hyp: _Hypothesis, ref: _Line):
         for i, module in found:
             if identical and module != EXACT:
                 continue
-            row.append(_single_match(j, i, module))
+            m = shared.get((j, i, module))
+            if m is None:
+                m = _single_match(j, i, module)
+            row.append(m)
             cov1[i] += 1
             cov2[j] += 1
     if identical:
@@ -470,6 +473,10 @@ def _align(hyp: _Hypothesis, ref: _Line) -> tuple:
     for m in best:
         if m is not None:
             base = 4 * m[_MODULE]
+            if m[_LEN] == 1 and m[_MLEN] == 1:
+                counts[base + (2 if is_f1[m[_MSTART]] else 0)] += 1
+                counts[base + (3 if is_f2[m[_START]] else 1)] += 1
+                continue
             for k in range(m[_MSTART], m[_MSTART] + m[_MLEN]):
                 counts[base + (2 if is_f1[k] else 0)] += 1
             for k in range(m[_START], m[_START] + m[_LEN]):
@@ -497,18 +504,26 @@ def approximate_score(stats: Sequence[float]) -> tuple[float, bool]:
         or an F-mean of 0 or NaN), so it is the jar's.
     """
     tl, rl, tf, rf = stats[0], stats[1], stats[2], stats[3]
-    stage = stats[4:20]
     chunks, twm, rwm = stats[20], stats[21], stats[22]
-    tw = 0.0
-    rw = 0.0
-    for i in range(MODULES):
-        tw += float(stage[4 * i]) * SCORE_WEIGHTS[i] * DELTA
-    for i in range(MODULES):
-        rw += float(stage[4 * i + 1]) * SCORE_WEIGHTS[i] * DELTA
-    for i in range(MODULES):
-        tw += float(stage[4 * i + 2]) * SCORE_WEIGHTS[i] * (1.0 - DELTA)
-    for i in range(MODULES):
-        rw += float(stage[4 * i + 3]) * SCORE_WEIGHTS[i] * (1.0 - DELTA)
+    w0, w1, w2, w3 = SCORE_WEIGHTS
+    fd = 1.0 - DELTA
+    # Sums in the jar's order: content matches of each module, then function-word matches.
+    tw = 0.0 + stats[4] * w0 * DELTA
+    tw = tw + stats[8] * w1 * DELTA
+    tw = tw + stats[12] * w2 * DELTA
+    tw = tw + stats[16] * w3 * DELTA
+    rw = 0.0 + stats[5] * w0 * DELTA
+    rw = rw + stats[9] * w1 * DELTA
+    rw = rw + stats[13] * w2 * DELTA
+    rw = rw + stats[17] * w3 * DELTA
+    tw = tw + stats[6] * w0 * fd
+    tw = tw + stats[10] * w1 * fd
+    tw = tw + stats[14] * w2 * fd
+    tw = tw + stats[18] * w3 * fd
+    rw = rw + stats[7] * w0 * fd
+    rw = rw + stats[11] * w1 * fd
+    rw = rw + stats[15] * w2 * fd
+    rw = rw + stats[19] * w3 * fd
     twl = DELTA * (tl - tf) + (1.0 - DELTA) * tf
     rwl = DELTA * (rl - rf) + (1.0 - DELTA) * rf
     try:
@@ -520,9 +535,9 @@ def approximate_score(stats: Sequence[float]) -> tuple[float, bool]:
     except ZeroDivisionError:
         recall = math.nan if rw == 0 else math.copysign(math.inf, rw)
     fmean = _java_div(1.0, _java_div(1.0 - ALPHA, precision) + _java_div(ALPHA, recall))
-    total_t = sum(float(stage[4 * i]) + float(stage[4 * i + 2]) for i in range(MODULES))
-    total_r = sum(float(stage[4 * i + 1]) + float(stage[4 * i + 3]) for i in range(MODULES))
-    if total_t == tl and total_r == rl and chunks == 1:
+    total_t = stats[4] + stats[6] + stats[8] + stats[10] + stats[12] + stats[14] + stats[16]
+    total_r = stats[5] + stats[7] + stats[9] + stats[11] + stats[13] + stats[15] + stats[17]
+    if total_t + stats[18] == tl and total_r + stats[19] == rl and chunks == 1:
         frag = 0.0
     else:
         frag = _java_div(float(chunks), (float(twm) + float(rwm)) / 2)
