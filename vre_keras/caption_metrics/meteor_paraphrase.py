@@ -22,13 +22,14 @@ import gzip
 import logging
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-_FORMAT = 3
+_FORMAT = 4
 _PRIME = np.uint64(1_000_000_007)  # n-gram hash: h = h * P + (word id + 1), modulo 2**64
 _FILTER_BITS = 26
 _FILTER_MASK = np.uint64((1 << _FILTER_BITS) - 1)
@@ -71,13 +72,17 @@ class ParaphraseIndex:
         unique_keys=None,
         phrase_uid=None,
         paraphrase_uid=None,
+        starts=None,
+        filter_bits=None,
     ):
         self.vocab = vocab
         self.word_ids = word_ids
         self.phrase_lengths = phrase_lengths
         self.paraphrase_lengths = paraphrase_lengths
         lengths = phrase_lengths.astype(np.int64) + paraphrase_lengths
-        self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        if starts is None:
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        self.starts = starts
         if unique_keys is None:
             keys = np.concatenate(
                 [
@@ -94,7 +99,7 @@ class ParaphraseIndex:
         self.phrase_uid = phrase_uid
         self.paraphrase_uid = paraphrase_uid
         self._word_id = None
-        self._filter = None
+        self._filter_bits = filter_bits
 
     @classmethod
     def parse(cls, table: Path) -> "ParaphraseIndex":
@@ -135,33 +140,41 @@ class ParaphraseIndex:
             np.frombuffer(paraphrase_lengths, dtype=np.uint8),
         )
 
+    _ARRAYS = (
+        "word_ids",
+        "phrase_lengths",
+        "paraphrase_lengths",
+        "unique_keys",
+        "phrase_uid",
+        "paraphrase_uid",
+        "starts",
+        "filter_bits",
+    )
+
     def save(self, path: Path) -> None:
+        """A folder of .npy files (memory-mapped by `load`: a run reads only the pages it
+        needs, not ~150 MB), written beside `path` and renamed into place atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp.npz", delete=False) as f:
-            np.savez(
-                f,
-                vocab=np.array(b"\n".join(self.vocab)),
-                word_ids=self.word_ids,
-                phrase_lengths=self.phrase_lengths,
-                paraphrase_lengths=self.paraphrase_lengths,
-                unique_keys=self.unique_keys,
-                phrase_uid=self.phrase_uid,
-                paraphrase_uid=self.paraphrase_uid,
-            )
-        os.replace(f.name, path)  # atomic: a concurrent reader sees the old file or the new one
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, suffix=".tmp"))
+        try:
+            (tmp / "vocab.bin").write_bytes(b"\n".join(self.vocab))
+            arrays = {name: getattr(self, name) for name in self._ARRAYS[:-1]}
+            arrays["filter_bits"] = self.filter_bits()
+            for name, array in arrays.items():
+                np.save(tmp / f"{name}.npy", array)
+            try:
+                os.rename(tmp, path)  # atomic: a reader sees no folder or a complete one
+            except OSError:
+                if not path.is_dir():  # else another process cached it first
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
     def load(cls, path: Path) -> "ParaphraseIndex":
-        with np.load(path) as z:
-            return cls(
-                z["vocab"].item().split(b"\n"),
-                z["word_ids"],
-                z["phrase_lengths"],
-                z["paraphrase_lengths"],
-                z["unique_keys"],
-                z["phrase_uid"],
-                z["paraphrase_uid"],
-            )
+        arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r") for name in cls._ARRAYS}
+        return cls((path / "vocab.bin").read_bytes().split(b"\n"), **arrays)
 
     @staticmethod
     def jar_table() -> Path:
@@ -179,12 +192,13 @@ class ParaphraseIndex:
             or Path.home() / ".cache" / "vre" / "meteor"
         )
         stat = table.stat()
-        path = cache_dir / f"{table.stem}-{stat.st_size}-{stat.st_mtime_ns}-v{_FORMAT}.npz"
-        if path.is_file():
+        path = cache_dir / f"{table.stem}-{stat.st_size}-{stat.st_mtime_ns}-v{_FORMAT}"
+        if path.is_dir():
             try:
                 return cls.load(path)
             except (OSError, ValueError, KeyError) as e:
                 _log.warning("rebuilding unreadable paraphrase index %s: %s", path, e)
+                shutil.rmtree(path, ignore_errors=True)
         _log.warning("indexing METEOR's paraphrase table %s once (30-70 s) into %s", table, path)
         index = cls.parse(table)
         try:
@@ -219,14 +233,22 @@ class ParaphraseIndex:
                 out.append(keys[valid])
         return np.concatenate(out) if out else np.zeros(0, dtype=np.uint64)
 
+    def filter_bits(self) -> np.ndarray:
+        """Bit table (little-endian bits, uint8) of which low _FILTER_BITS bits of a key occur
+        among unique_keys."""
+        if self._filter_bits is None:
+            table = np.zeros(1 << _FILTER_BITS, dtype=bool)
+            table[self.unique_keys & _FILTER_MASK] = True
+            self._filter_bits = np.packbits(table, bitorder="little")
+        return self._filter_bits
+
     def _occurs(self, keys: np.ndarray) -> np.ndarray:
         """Mask over unique_keys: which of them are among `keys`."""
-        if self._filter is None:
-            # Most of a corpus's n-grams are in no entry: a bit table of the keys' low bits
-            # drops them before the (cache-missing) binary search.
-            self._filter = np.zeros(1 << _FILTER_BITS, dtype=bool)
-            self._filter[self.unique_keys & _FILTER_MASK] = True
-        keys = keys[self._filter[keys & _FILTER_MASK]]
+        # Most of a corpus's n-grams are in no entry: a bit table of the keys' low bits drops
+        # them before the (cache-missing) binary search.
+        bits = self.filter_bits()
+        low = keys & _FILTER_MASK
+        keys = keys[(bits[low >> np.uint64(3)] >> (low & np.uint64(7)).astype(np.uint8)) & 1 == 1]
         mask = np.zeros(len(self.unique_keys), dtype=bool)
         pos = np.searchsorted(self.unique_keys, keys)
         inside = pos < len(self.unique_keys)
