@@ -495,14 +495,9 @@ def _align(hyp: _Hypothesis, ref: _Line) -> tuple:
     )
 
 
-def approximate_score(stats: Sequence[float]) -> tuple[float, bool]:
-    """MeteorScorer.computeMetrics in the jar's order of operations, with Python's pow (Java's
-    Math.pow can differ in the last bit: see meteor_port.py for the exact scores).
-
-    Returns:
-        (score, exact): `exact` when the score cannot depend on pow's last bit (pow of 0 or 1,
-        or an F-mean of 0 or NaN), so it is the jar's.
-    """
+def fmean_and_fragmentation(stats: Sequence[float]) -> tuple[float, float]:
+    """MeteorScorer.computeMetrics up to pow, in the jar's order of operations: (F-mean, the
+    fragmentation that Math.pow raises to BETA)."""
     tl, rl, tf, rf = stats[0], stats[1], stats[2], stats[3]
     chunks, twm, rwm = stats[20], stats[21], stats[22]
     w0, w1, w2, w3 = SCORE_WEIGHTS
@@ -541,13 +536,30 @@ def approximate_score(stats: Sequence[float]) -> tuple[float, bool]:
         frag = 0.0
     else:
         frag = _java_div(float(chunks), (float(twm) + float(rwm)) / 2)
+    return fmean, frag
+
+
+def score_from(fmean: float, factor: float) -> float:
+    """The end of computeMetrics: fMean * (1.0 - fragPenalty), NaN -> 0, Math.max(score, 0.0)
+    (-0.0 and negatives become 0.0), for `factor` = 1.0 - fragPenalty."""
+    score = fmean * factor
+    if math.isnan(score):
+        return 0.0
+    return max(0.0, score)
+
+
+def approximate_score(stats: Sequence[float]) -> tuple[float, bool]:
+    """computeMetrics with Python's pow (Java's Math.pow can differ in the last bit: see
+    meteor_port.py for the exact scores).
+
+    Returns:
+        (score, exact): `exact` when the score cannot depend on pow's last bit (pow of 0 or 1,
+        or an F-mean of 0 or NaN), so it is the jar's.
+    """
+    fmean, frag = fmean_and_fragmentation(stats)
     exact = frag == 0.0 or frag == 1.0 or fmean == 0.0 or math.isnan(fmean) or math.isnan(frag)
     penalty = GAMMA * (math.nan if math.isnan(frag) else math.pow(frag, BETA))
-    score = fmean * (1.0 - penalty)
-    if math.isnan(score):
-        return 0.0, exact
-    # Math.max(score, 0.0): -0.0 and negatives become 0.0 (Python's max would keep -0.0).
-    return (max(0.0, score)), exact
+    return score_from(fmean, 1.0 - penalty), exact
 
 
 def _java_div(a: float, b: float) -> float:

@@ -80,6 +80,24 @@ def aggregate_stats(chosen: Sequence[tuple]) -> tuple:
     return tuple(total)
 
 
+def _unit_line(stats: Sequence[int]) -> tuple | None:
+    """Statistics with the fragmentation of `stats` whose F-mean is exactly 1.0, so that the
+    jar's score for them is exactly its 1.0 - fragPenalty (a positive factor below 1 here).
+
+    Every test and reference word matched exactly as a content word gives precision and recall
+    1.0 (0.75 a / 0.75 a) and F-mean 1 / ((1 - 0.85) / 1 + 0.85 / 1) = 1.0 (1 - 0.85 is exact).
+    The fragmentation chunks / ((a + b) / 2) keeps its value with every count doubled (both
+    divisions are correctly rounded values of the same fraction), which avoids the one-chunk
+    case that computeMetrics treats as a perfect match. None if `stats` has no matches.
+    """
+    chunks, test_matches, ref_matches = stats[20], stats[21], stats[22]
+    if chunks < 1 or test_matches < 1 or ref_matches < 1:
+        return None
+    k = 2 if chunks == 1 else 1
+    a, b = k * test_matches, k * ref_matches
+    return (a, b, 0, 0, a, b, 0, 0, *([0] * 12), k * chunks, a, b)
+
+
 class _PhaseTimer:
     """Wall time per phase, for the debug log (where a run spends its time)."""
 
@@ -144,10 +162,8 @@ class PortMeteor:
         )
         try:
             self._stemmer = JarStemmer()
-            self._evaluators = [
-                MeteorScorer(jvm_options=FAST_START_JVM_OPTIONS, eval_only=True)
-                for _ in range(min(2, workers))
-            ]
+            # One: it answers a few hundred lines (distinct fragmentations, the corpus, ties).
+            self._evaluators = [MeteorScorer(jvm_options=FAST_START_JVM_OPTIONS, eval_only=True)]
             if workers > 1:
                 # Plain subprocesses, not multiprocessing: no fork of this (threaded) process
                 # and no re-import of the caller's __main__. They start (and import) now,
@@ -198,29 +214,62 @@ class PortMeteor:
 
     def _scores(self, decided: list) -> tuple[float, list[float]]:
         """(corpus score, per-item scores) as the jar's EVAL gives them for the chosen
-        statistics: near ties decided by the jar's own scores (SING), per-item scores the
-        jar computes (SING, each distinct line once, split over the evaluator JVMs) unless
-        they cannot depend on pow, and the corpus score from the summed statistics."""
+        statistics.
+
+        Near ties are decided by the jar's own scores (SING). A per-item score is
+        fMean * (1.0 - fragPenalty): the F-mean is Python's (the same IEEE operations), and
+        the factor (1.0 - fragPenalty, where Java's Math.pow comes in) depends only on the
+        fragmentation, so the jar is asked once per distinct fragmentation, through a line
+        whose F-mean is exactly 1.0 (see _unit_line): its score *is* the factor. The corpus
+        score is the jar's for the statistics summed as EVAL sums them.
+        """
         undecided = [k for k, (stats, _, _) in enumerate(decided) if stats is None]
         self.jar_decided = len(undecided)
-        ask = {s for k in undecided for s in decided[k][1]}
-        ask.update(stats for stats, _, exact in decided if stats is not None and not exact)
-        exact_scores = self._jar_scores(sorted(ask))
-        chosen, per_item = [], []
+        ties = self._jar_scores(sorted({s for k in undecided for s in decided[k][1]}))
+        chosen, exact_score = [], []
         for stats, score, exact in decided:
             if stats is None:
                 best, best_score = None, -1.0
                 for candidate in score:  # the near-tie candidates, in reference order
-                    if exact_scores[candidate] > best_score:
-                        best, best_score = candidate, exact_scores[candidate]
-                stats, score = best, best_score
-            elif not exact:
-                score = exact_scores[stats]
+                    if ties[candidate] > best_score:
+                        best, best_score = candidate, ties[candidate]
+                stats, score, exact = best, best_score, True
             chosen.append(stats)
-            per_item.append(score)
+            exact_score.append(score if exact else None)
         self.last_statistics = chosen
-        corpus = self._jar_scores([aggregate_stats(chosen)])
-        return next(iter(corpus.values())), per_item
+        # The factor of each distinct fragmentation, from the jar.
+        needed = {}
+        for stats, known in zip(chosen, exact_score):
+            if known is None:
+                fmean, frag = meteor_aligner.fmean_and_fragmentation(stats)
+                needed.setdefault(frag, _unit_line(stats))
+        asked = [line for line in needed.values() if line is not None]
+        answers = self._jar_scores(sorted(set(asked) | {aggregate_stats(chosen)}))
+        factors = {
+            frag: answers[line]
+            for frag, line in needed.items()
+            if line is not None and answers[line] > 0.0
+        }
+        # Lines whose fragmentation could not be isolated (none in practice): the jar scores them.
+        direct = sorted(
+            {
+                stats
+                for stats, known in zip(chosen, exact_score)
+                if known is None and meteor_aligner.fmean_and_fragmentation(stats)[1] not in factors
+            }
+        )
+        answers.update(self._jar_scores(direct))
+        per_item = []
+        for stats, known in zip(chosen, exact_score):
+            if known is not None:
+                per_item.append(known)
+                continue
+            fmean, frag = meteor_aligner.fmean_and_fragmentation(stats)
+            if frag in factors:
+                per_item.append(meteor_aligner.score_from(fmean, factors[frag]))
+            else:
+                per_item.append(answers[stats])
+        return answers[aggregate_stats(chosen)], per_item
 
     def _jar_scores(self, lines: list[tuple]) -> dict:
         """statistics -> the jar's score (SING), split over the evaluator JVMs."""
