@@ -83,4 +83,7 @@ def store(path: Path, new: dict[str, str]) -> None:
             os.replace(staging, path)
         except OSError as e:  # a read-only home still tokenizes, just without the cache
             _log.warning("could not write the PTB tokenizer cache %s: %s", path, e)
-            staging.unlink(missing_ok=True)
+            try:
+                staging.unlink(missing_ok=True)
+            except OSError:
+                pass
