@@ -66,7 +66,7 @@ def test_plain_captions_are_tokenized_without_the_jar():
         "  runs   of spaces  ",
         "",
         " ",
-        "3d x 2nd y 10th 1 a 2",
+        "3d x 2nd y 10th a 1 b 2",
         "cannot cannot cannot",
     ]
     out = plain_tokenize(lines)
@@ -79,7 +79,7 @@ def test_plain_captions_are_tokenized_without_the_jar():
         "runs of spaces",
         "",
         "",
-        "3d x 2nd y 10th 1 a 2",
+        "3d x 2nd y 10th a 1 b 2",
         "can not can not can not",
     ]
 
