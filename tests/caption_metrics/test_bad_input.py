@@ -48,10 +48,11 @@ def test_empty_hypotheses_and_unicode_are_scored_like_coco():
 
 
 def test_missing_java_is_named():
-    """A real interpreter with no java on PATH: the error says Java is needed and for what."""
+    """A real interpreter with no java on PATH: the error says Java is needed and for what (for
+    a caption outside the tokenizer's fast path, with no cache to answer it)."""
     code = ("from vre_keras.caption_metrics import tokenize\n"
-            "tokenize(['a man'])\n")
-    env = dict(os.environ, PATH="/nonexistent")
+            "tokenize(['a man, riding.'])\n")
+    env = dict(os.environ, PATH="/nonexistent", VRE_PTB_CACHE="off")
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                           cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     assert proc.returncode != 0
