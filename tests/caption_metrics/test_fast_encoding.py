@@ -122,3 +122,14 @@ def test_encode_corpus_equals_dict_encoding():
         assert enc.lengths.tolist() == [len(s.split()) for s in sentences]
         assert enc.ids.tolist() == [token_ids[t] for t in tokens]
         assert len(set(token_ids.values())) == len(token_ids) == len(set(tokens))
+
+
+def test_stable_order_is_numpys_stable_argsort():
+    from vre_keras.caption_metrics.ngrams import stable_order
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 2, 17, 5000):
+        # Many ties (small ranges), negative keys, and spans too wide for the fast path.
+        for high in (1, 5, 1 << 20, 1 << 40, 1 << 62):
+            keys = rng.integers(-high, high, n, dtype=np.int64)
+            np.testing.assert_array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
