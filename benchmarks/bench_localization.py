@@ -415,7 +415,11 @@ def main(argv=None):
         parser.error(f"unknown configs {unknown}; known: {list(CONFIGS)}")
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    from vre_common import quiet_output
+
+    # The stack's start-up noise hidden (here and in the --jobs child processes, which inherit
+    # the filtered stderr); progress lines stay visible.
+    quiet_output.install(verbose=args.verbose, level=logging.WARNING)
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
     output = pathlib.Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)

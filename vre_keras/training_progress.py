@@ -13,8 +13,10 @@ import numpy as np
 from vre_common.progress import ProgressReporter
 
 # Losses shown beside the bar, in this order when present (see VRECaptioner.metrics).
-SHOWN_LOGS = ("loss", "xe1", "xe2", "lr_plus", "reward", "sample_reward")
-PHASE_NAMES = {1: "XE of step 1", 2: "XE1 + XE2 + LR+", 3: "fixed key frames", 4: "self-critical"}
+SHOWN_LOGS = ("loss", "xe1", "xe2", "lr_plus", "refocus_xe", "reward", "sample_reward")
+# Phase 2's refocus term is LR+ (the paper) or refocus_xe (refocus_loss="decoder_attention").
+PHASE_NAMES = {1: "XE of step 1", 2: "XE1 + XE2 + refocus loss", 3: "fixed key frames",
+               4: "self-critical"}
 
 
 class TrainingProgress(keras.callbacks.Callback):

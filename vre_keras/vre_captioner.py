@@ -119,6 +119,7 @@ class VRECaptioner(keras.Model):
         self.xe1_tracker = keras.metrics.Mean(name="xe1")
         self.xe2_tracker = keras.metrics.Mean(name="xe2")
         self.lr_plus_tracker = keras.metrics.Mean(name="lr_plus")
+        self.refocus_xe_tracker = keras.metrics.Mean(name="refocus_xe")
         self.reward_tracker = keras.metrics.Mean(name="reward")
         self.sample_reward_tracker = keras.metrics.Mean(name="sample_reward")
         self.greedy_reward_tracker = keras.metrics.Mean(name="greedy_reward")
@@ -367,7 +368,7 @@ class VRECaptioner(keras.Model):
     @property
     def metrics(self):
         return [self.loss_tracker, self.xe1_tracker, self.xe2_tracker, self.lr_plus_tracker,
-                self.reward_tracker, self.sample_reward_tracker, self.greedy_reward_tracker,
+                self.refocus_xe_tracker, self.reward_tracker, self.sample_reward_tracker, self.greedy_reward_tracker,
                 self.key_frames, self.nonfinite_tracker]
 
     def _loss_phase(self):
@@ -385,7 +386,9 @@ class VRECaptioner(keras.Model):
         if training:
             names = {
                 PHASE_STEP1_XE: {"loss", "xe1"},
-                PHASE_JOINT: {"loss", "xe1", "xe2", "lr_plus", "reward", "key_frame_histogram"},
+                PHASE_JOINT: {"loss", "xe1", "xe2", "key_frame_histogram"} | (
+                    {"refocus_xe"} if self.config.refocus_loss == "decoder_attention"
+                    else {"lr_plus", "reward"}),
                 PHASE_FIXED_KEY_FRAMES: {"loss", "xe1", "xe2", "key_frame_histogram"},
                 PHASE_SELF_CRITICAL: {"loss", "sample_reward", "greedy_reward",
                                       "key_frame_histogram"},
@@ -507,7 +510,7 @@ class VRECaptioner(keras.Model):
                     tf.stop_gradient(result["o1"]), inputs[TEMPORAL], return_logits=True)
                 lr = losses.decoder_attention_refocus_loss(
                     refocus_logits, result["temporal_attention2"], tokens)
-                out.update(lr_plus=lr)
+                out.update(refocus_xe=lr)
             else:
                 reward = self._refocus_reward(inputs, audio, result)  # R_e, Eq. 20
                 previous, has_previous = self._previous_reward(inputs)
@@ -621,7 +624,8 @@ class VRECaptioner(keras.Model):
     def _update_trackers(self, out, loss, data):
         self.loss_tracker.update_state(loss)
         pairs = [("xe1", self.xe1_tracker), ("xe2", self.xe2_tracker),
-                 ("lr_plus", self.lr_plus_tracker), ("reward", self.reward_tracker),
+                 ("lr_plus", self.lr_plus_tracker), ("refocus_xe", self.refocus_xe_tracker),
+                 ("reward", self.reward_tracker),
                  ("sample_reward", self.sample_reward_tracker),
                  ("greedy_reward", self.greedy_reward_tracker)]
         for key, tracker in pairs:

@@ -11,6 +11,14 @@ from vre_keras.vocabulary import EOS_ID, PAD_ID
 from vre_keras.vre_captioner import VRECaptioner
 
 
+@pytest.fixture(scope="session")
+def tiny_config():
+    """The paper's LR+ (what these tests are about; ModelConfig's default is the variant)."""
+    from vre_keras.config import ModelConfig
+
+    return ModelConfig.tiny(refocus_loss="lr_plus")
+
+
 @pytest.fixture()
 def model(tiny_config, tiny_vocabulary):
     keras.utils.set_random_seed(0)

@@ -44,8 +44,8 @@ def test_phase2_with_decoder_attention_trains_only_the_refocus_module(
     model.set_phase(2)
     with tf.GradientTape(persistent=True) as tape:
         out = model._phase_losses(tiny_batch, training=False)
-        refocus_loss = tf.reduce_sum(out["lr_plus"])
-    assert "reward" not in out and np.all(out["lr_plus"].numpy() > 0)
+        refocus_loss = tf.reduce_sum(out["refocus_xe"])
+    assert "reward" not in out and "lr_plus" not in out and np.all(out["refocus_xe"].numpy() > 0)
     refocus_vars = model.encoder.refocus.trainable_variables
     grads = tape.gradient(refocus_loss, model.trainable_variables)
     named = {v.path: g for v, g in zip(model.trainable_variables, grads)}
@@ -56,3 +56,26 @@ def test_phase2_with_decoder_attention_trains_only_the_refocus_module(
             assert grad is None or not np.any(grad.numpy()), path  # captioner untouched
     with pytest.raises(ValueError, match="refocus_loss must be one of"):
         tiny_config.__class__(**dict(tiny_config.to_dict(), refocus_loss="argmax"))
+
+
+def test_default_refocus_loss_is_the_variant_and_phase2_logs_it_by_its_name(
+    tiny_vocabulary, tiny_batch
+):
+    from vre_keras.config import ModelConfig
+
+    config = ModelConfig.tiny()
+    assert config.refocus_loss == "decoder_attention"
+    keras.utils.set_random_seed(0)
+    model = VRECaptioner(config, vocab_size=len(tiny_vocabulary), num_videos=4).build_all()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    model.set_phase(2)
+    logs = model.train_step(tiny_batch)
+    assert "refocus_xe" in logs and np.isfinite(float(logs["refocus_xe"]))
+    assert "lr_plus" not in logs and "reward" not in logs
+    # The paper's loss is one field away, and logs LR+ and R_e instead.
+    paper = VRECaptioner(
+        ModelConfig.tiny(refocus_loss="lr_plus"), vocab_size=len(tiny_vocabulary), num_videos=4
+    ).build_all()
+    paper.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=False)
+    paper.set_phase(2)
+    assert {"lr_plus", "reward"} <= set(paper.train_step(tiny_batch)) - {"refocus_xe"}

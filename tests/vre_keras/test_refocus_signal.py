@@ -10,6 +10,14 @@ from vre_keras import losses
 from vre_keras.vre_captioner import CAPTION_INDEX, VRECaptioner
 
 
+@pytest.fixture(scope="session")
+def tiny_config():
+    """The paper's LR+ (what these tests are about; ModelConfig's default is the variant)."""
+    from vre_keras.config import ModelConfig
+
+    return ModelConfig.tiny(refocus_loss="lr_plus")
+
+
 def _model(config, vocabulary, **kwargs):
     keras.utils.set_random_seed(0)
     m = VRECaptioner(config, vocab_size=len(vocabulary), **kwargs).build_all()

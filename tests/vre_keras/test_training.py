@@ -32,7 +32,8 @@ EXACT = {
 def test_schedule_learns_exact_captions_and_every_phase_lowers_its_loss(tmp_path):
     config = ModelConfig.tiny(max_caption_words=7, hidden_size=24, embedding_size=24,
                               attention_size=16, dropout=0.0,
-                              learning_rate=2e-2, self_critical_learning_rate=1e-3)
+                              learning_rate=2e-2, self_critical_learning_rate=1e-3,
+                              refocus_loss="lr_plus")
     schedule = ScheduleConfig(phase1_epochs=4, phase2_epochs=2, phase3_epochs=2, phase4_epochs=2,
                               batch_size=4, steps_per_epoch=15, eval_steps=1, shuffle_buffer=8)
     train = write_synthetic_records(tmp_path / "train.tfrecord.gz", EXACT, config)

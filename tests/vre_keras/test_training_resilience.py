@@ -39,7 +39,7 @@ REFERENCES = {f"v{i}": [f"a man number {i % 4} is riding a bike"] for i in range
 
 
 def test_a_nan_video_is_skipped_and_training_recovers(tmp_path):
-    config = ModelConfig.tiny()
+    config = ModelConfig.tiny(refocus_loss="lr_plus")  # the paper's loss keeps R_{e-1} per video
     schedule = ScheduleConfig.tiny(
         phase1_epochs=1,
         phase2_epochs=1,
@@ -165,7 +165,7 @@ KEY_FRAME_TABLE = "model/key_frame_table/.ATTRIBUTES/VARIABLE_VALUE"
 
 
 def test_sigterm_mid_epoch_checkpoints_and_the_next_run_goes_on_from_that_step(tmp_path):
-    config = ModelConfig.tiny()
+    config = ModelConfig.tiny(refocus_loss="lr_plus")  # with its per-caption R_{e-1} table
     schedule = ScheduleConfig.tiny(
         phase1_epochs=1,
         phase2_epochs=1,

@@ -6,7 +6,7 @@ Two temporal signals are drawn, and they are different things:
 - the temporal attention (`<id>_temporal_attention.png`): the decoder's weight on each frame while
   it emits each word (Eq. 15), a frames x words heat map under the frame strip.
 On the localization benchmark (docs/model.md) the decoder's attention finds the event; the key
-frame does so only with refocus_loss="decoder_attention".
+frame does so with the default refocus_loss="decoder_attention", not with the paper's LR+.
 """
 
 NAME = "explain"
