@@ -133,3 +133,39 @@ def test_stable_order_is_numpys_stable_argsort():
         for high in (1, 5, 1 << 20, 1 << 40, 1 << 62):
             keys = rng.integers(-high, high, n, dtype=np.int64)
             np.testing.assert_array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+
+
+def test_splits_agree_only_where_split_and_split_on_space_give_the_same_tokens():
+    from vre_keras.caption_metrics.token_keys import splits_agree
+
+    def agree(sentences):
+        same = all(s.split() == s.split(" ") for s in sentences)
+        assert splits_agree(token_keys(sentences)) == same, sentences
+        return same
+
+    assert agree(["a man", "is here", "x"])
+    for odd in ("", " a", "a ", "a  b", "a\tb", "a\x1cb", "a\n"):
+        for where in (0, 1, 2):
+            sentences = ["a man", "is here"]
+            sentences.insert(where, odd)
+            assert not agree(sentences)
+
+
+def test_metrics_with_shared_keys_equal_their_own(coco_tokenized):
+    """evaluate_corpus splits the text once for BLEU, CIDEr and (where the splitting rules
+    agree) ROUGE_L; each metric gives what it gives on its own."""
+    from vre_keras.caption_metrics.token_keys import splits_agree
+
+    gts, res = coco_tokenized
+    ids = [k for k in gts if all(s.isascii() for s in gts[k] + res[k])]
+    for chosen in (ids, [k for k in ids if all(gts[k]) and res[k][0]]):  # with / without ""
+        hyps, refs = [res[k][0] for k in chosen], [gts[k] for k in chosen]
+        keyed = token_keys(hyps + [r for rs in refs for r in rs])
+        for got, want in zip(bleu(hyps, refs, keyed=keyed), bleu(hyps, refs)):
+            np.testing.assert_array_equal(got, want)
+        if splits_agree(keyed):
+            for got, want in zip(rouge_l(hyps, refs, keyed=keyed), rouge_l(hyps, refs)):
+                np.testing.assert_array_equal(got, want)
+        shared = cider_d(CorpusNgrams.build(hyps, refs, keyed=keyed))
+        for got, want in zip(shared, cider_d(CorpusNgrams.build(hyps, refs))):
+            np.testing.assert_array_equal(got, want)
