@@ -123,6 +123,13 @@ enter_root() {
     mount --bind "$top" "$root$top"
     if [ -d "$shared" ]; then mkdir -p "$root$shared"; mount --bind "$shared" "$root$shared"; fi
     mount --bind "$uvc" "$root/root/.cache/uv"
+    # VRE_RUNTIME_MOUNTS: more host folders at the same path (data, outputs); anything else a
+    # command writes outside these mounts would land inside the root, out of the user'"'"'s sight.
+    for dir in $VRE_RUNTIME_MOUNTS; do
+      case "$dir" in /*) ;; *) echo "runtime: VRE_RUNTIME_MOUNTS needs absolute paths, got $dir" >&2; exit 2;; esac
+      if [ ! -d "$dir" ]; then echo "runtime: VRE_RUNTIME_MOUNTS: no folder $dir on the host" >&2; exit 2; fi
+      mkdir -p "$root$dir"; mount --bind "$dir" "$root$dir"
+    done
     cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
     exec chroot "$root" /usr/bin/env -i "${envs[@]}" \
       /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$cwd" "$@"
