@@ -184,7 +184,7 @@ def tokenize(sentences: Sequence[str]) -> list[str]:
 
 
 def tokenize_groups(groups: dict[str, Sequence[str]]) -> dict[str, list[str]]:
-    """Tokenizes a dict of caption lists (e.g. references per video) in one subprocess call.
+    """Tokenizes a dict of caption lists (e.g. references per video) in one call (one JVM at most).
 
     Args:
         groups: id -> captions.
