@@ -19,8 +19,25 @@ TOL = 1e-6
 # Pieces that stress the splitting rules: ASCII whitespace other than space (str.split() splits
 # on \x1c-\x1f too), runs of spaces, tokens of exactly 8 and 9 bytes (the packed/dict boundary),
 # control characters inside tokens, and (for the fallback) non-ASCII and NUL.
-PIECES = ["a", "b", "ab", "abcdefgh", "abcdefghi", "abcdefghijklmnop", "x" * 30, " ", "  ", "\t",
-          "\n", "\x1c", "\x1f", "\x0b", "\x01", "", "-lrb-"]
+PIECES = [
+    "a",
+    "b",
+    "ab",
+    "abcdefgh",
+    "abcdefghi",
+    "abcdefghijklmnop",
+    "x" * 30,
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\x1c",
+    "\x1f",
+    "\x0b",
+    "\x01",
+    "",
+    "-lrb-",
+]
 NON_ASCII = ["é", "\xa0", "\u2003", "\x00"]
 
 
@@ -65,10 +82,11 @@ def test_token_keys_numpy_path_and_fallback():
 def test_find_equals_dict_lookup():
     rng = np.random.default_rng(0)
     for size in (0, 1, 7, 1000, 5000):
-        keys = np.unique(rng.integers(-2**63, 2**63 - 1, size=size, dtype=np.int64))
+        keys = np.unique(rng.integers(-(2**63), 2**63 - 1, size=size, dtype=np.int64))
         rng.shuffle(keys)
-        query = np.concatenate([keys, rng.integers(-2**63, 2**63 - 1, 300, dtype=np.int64),
-                                rng.integers(-3, 3, 50)])
+        query = np.concatenate(
+            [keys, rng.integers(-(2**63), 2**63 - 1, 300, dtype=np.int64), rng.integers(-3, 3, 50)]
+        )
         position = {k: i for i, k in enumerate(keys.tolist())}
         assert find(keys, query).tolist() == [position.get(q, -1) for q in query.tolist()]
     # Keys that differ only in their top bits collide in every level: the binary-search rest.
@@ -102,8 +120,12 @@ def test_metrics_equal_coco_on_ascii_corpus(coco_tokenized):
 
 def test_group_ids_equal_keys_share_an_id():
     rng = np.random.default_rng(1)
-    for keys in (rng.integers(0, 50, 2000), rng.integers(-2**63, 2**63 - 1, 3000, np.int64),
-                 np.arange(40, dtype=np.int64) << 58, np.zeros(0, np.int64)):
+    for keys in (
+        rng.integers(0, 50, 2000),
+        rng.integers(-(2**63), 2**63 - 1, 3000, np.int64),
+        np.arange(40, dtype=np.int64) << 58,
+        np.zeros(0, np.int64),
+    ):
         ids = group_ids(keys)
         first = {}
         for k, i in zip(keys.tolist(), ids.tolist()):
@@ -115,8 +137,10 @@ def test_encode_corpus_equals_dict_encoding():
     rng = random.Random(2)
     for trial in range(300):
         pool = PIECES + (NON_ASCII if trial % 4 == 0 else [])
-        sentences = ["".join(rng.choice(pool) for _ in range(rng.randint(0, 10)))
-                     for _ in range(rng.randint(1, 8))]
+        sentences = [
+            "".join(rng.choice(pool) for _ in range(rng.randint(0, 10)))
+            for _ in range(rng.randint(1, 8))
+        ]
         enc, token_ids = encode_corpus(sentences)
         tokens = [t for s in sentences for t in s.split()]
         assert enc.lengths.tolist() == [len(s.split()) for s in sentences]

@@ -62,7 +62,9 @@ def run(args) -> int:
     import platform
 
     print(f"{'runtime mode':16} {os.environ.get('VRE_RUNTIME_MODE', 'unmanaged (not via ./vre)')}")
-    print(f"{'Python':16} {platform.python_version()} ({platform.libc_ver()[0]} {platform.libc_ver()[1]})")
+    print(
+        f"{'Python':16} {platform.python_version()} ({platform.libc_ver()[0]} {platform.libc_ver()[1]})"
+    )
     failures = []
     for label, dist in _PACKAGES:
         try:
