@@ -70,17 +70,22 @@ def test_log_filter_keeps_project_records_and_third_party_errors():
     assert keep(record("root", logging.WARNING, str(PROJECT_ROOT / "beam_jobs" / "x.py")))
 
 
-def _run_vre(args, tmp_path, env_extra=None):
+def _start_vre(args, tmp_path, env_extra=None):
     env = {k: v for k, v in os.environ.items() if k != quiet_output.VERBOSE_ENV}
     env.update(env_extra or {})
-    return subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "vre_cli", *args],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
     )
+
+
+def _finish(process):
+    stdout, stderr = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +117,12 @@ def _extract_args(manifest, out):
 @pytest.mark.e2e
 def test_extract_is_quiet_by_default_and_verbose_on_request(one_video_manifest, tmp_path):
     """A real feature job (TF, Beam, RunInference): the same command quiet, then --verbose."""
-    quiet = _run_vre(_extract_args(one_video_manifest, tmp_path / "a"), tmp_path)
+    # Both runs at once (two cores): the same job, quiet and --verbose.
+    quiet_run = _start_vre(_extract_args(one_video_manifest, tmp_path / "a"), tmp_path)
+    loud_run = _start_vre(
+        _extract_args(one_video_manifest, tmp_path / "b"), tmp_path, {quiet_output.VERBOSE_ENV: "1"}
+    )
+    quiet, loud = _finish(quiet_run), _finish(loud_run)
     assert quiet.returncode == 0, quiet.stderr
     lines = (quiet.stdout + quiet.stderr).splitlines()
     assert not _noise(lines), "\n".join(_noise(lines))
@@ -120,9 +130,6 @@ def test_extract_is_quiet_by_default_and_verbose_on_request(one_video_manifest, 
     assert any("RANDOM" in line for line in lines), lines
     assert any(line.startswith("vre extract: 1 of 1 videos") for line in lines), lines
 
-    loud = _run_vre(
-        _extract_args(one_video_manifest, tmp_path / "b"), tmp_path, {quiet_output.VERBOSE_ENV: "1"}
-    )
     assert loud.returncode == 0, loud.stderr
     # The same run shows the stack's lines when asked: the filter above had something to hide.
     assert _noise((loud.stdout + loud.stderr).splitlines())
