@@ -100,7 +100,10 @@ enter_root() {
     HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}"
     PATH="$VENV_IN_ROOT/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     VIRTUAL_ENV="$VENV_IN_ROOT" PYTHONPATH="$TOP" VRE_RUNTIME_MODE=debian13-root
-    PYTHONDONTWRITEBYTECODE=1 TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+    TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+    # Compiled bytecode kept inside the root, out of the checkout: without it every command
+    # recompiled numpy, absl... on import (~0.3 s CPU per `vre` command; uv installs no .pyc).
+    PYTHONPYCACHEPREFIX=/root/.cache/vre/pycache
   )
   local name
   while IFS= read -r name; do

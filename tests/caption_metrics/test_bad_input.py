@@ -41,19 +41,27 @@ def test_unknown_metric():
 
 
 def test_empty_hypotheses_and_unicode_are_scored_like_coco():
-    scores = score_corpus({"a": "", "b": "Ein Café über 日本"},
-                          {"a": ["a man"], "b": ["ein café über 日本", "x"]}, metrics=FAST)
+    scores = score_corpus(
+        {"a": "", "b": "Ein Café über 日本"},
+        {"a": ["a man"], "b": ["ein café über 日本", "x"]},
+        metrics=FAST,
+    )
     assert 0.0 < scores["ROUGE_L"] <= 0.5  # "a" scores 0, "b" matches exactly
     assert scores["CIDEr-D"] > 0
 
 
 def test_missing_java_is_named():
-    """A real interpreter with no java on PATH: the error says Java is needed and for what."""
-    code = ("from vre_keras.caption_metrics import tokenize\n"
-            "tokenize(['a man'])\n")
-    env = dict(os.environ, PATH="/nonexistent")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    """A real interpreter with no java on PATH: the error says Java is needed and for what (for
+    a caption outside the tokenizer's fast path, with no cache to answer it)."""
+    code = "from vre_keras.caption_metrics import tokenize\ntokenize(['a man, riding.'])\n"
+    env = dict(os.environ, PATH="/nonexistent", VRE_PTB_CACHE="off")
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     assert proc.returncode != 0
     assert "JavaNotFoundError: Java is not installed or not on PATH" in proc.stderr
     assert "meteor-1.5.jar" in proc.stderr

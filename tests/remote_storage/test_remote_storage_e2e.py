@@ -136,6 +136,10 @@ def test_extract_pipeline_serve_and_caption_with_every_path_on_gcs(tmp_path, pro
             # cache of the jar's resource, not data: built once, reused by every run).
             VRE_METEOR_CACHE=os.environ.get("VRE_METEOR_CACHE")
             or os.path.join(os.path.expanduser("~"), ".cache", "vre", "meteor"),
+            # The PTB tokenizer's cache of the jar's output likewise (the sample captions are all
+            # on its fast path today, so nothing is written).
+            VRE_PTB_CACHE=os.environ.get("VRE_PTB_CACHE")
+            or os.path.join(os.path.expanduser("~"), ".cache", "vre", "ptb"),
         )
         bucket = _Bucket(gcs.url)
 

@@ -1,9 +1,7 @@
 """`vre doctor`: is this runtime able to run the whole stack?"""
 
 import importlib
-import importlib.metadata
 import os
-import platform
 import shutil
 import subprocess
 
@@ -58,8 +56,15 @@ def _check_videos():
 
 
 def run(args) -> int:
+    # Imported here: every `vre` command builds the parser from all command modules, and these
+    # two cost ~40 ms of each start-up.
+    import importlib.metadata
+    import platform
+
     print(f"{'runtime mode':16} {os.environ.get('VRE_RUNTIME_MODE', 'unmanaged (not via ./vre)')}")
-    print(f"{'Python':16} {platform.python_version()} ({platform.libc_ver()[0]} {platform.libc_ver()[1]})")
+    print(
+        f"{'Python':16} {platform.python_version()} ({platform.libc_ver()[0]} {platform.libc_ver()[1]})"
+    )
     failures = []
     for label, dist in _PACKAGES:
         try:

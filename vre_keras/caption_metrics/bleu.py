@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from vre_keras.caption_metrics.key_index import find
-from vre_keras.caption_metrics.token_keys import encode_with_references
+from vre_keras.caption_metrics.token_keys import KeyedTokens, encode_with_references
 
 _TINY = 1e-15
 _SMALL = 1e-9
@@ -104,13 +104,19 @@ def _closest_ref_lengths(hyp_len, ref_len, ref_owner, ref_start) -> np.ndarray:
     return np.minimum.reduceat(combined, ref_start) % base
 
 
-def bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_n: int = 4):
+def bleu(
+    hypotheses: Sequence[str],
+    references: Sequence[Sequence[str]],
+    max_n: int = 4,
+    keyed: KeyedTokens | None = None,
+):
     """BLEU-1..max_n.
 
     Args:
         hypotheses: one tokenized caption per item.
         references: tokenized references per item, at least one each.
         max_n: highest order.
+        keyed: token_keys(hypotheses + all references), if the caller has it.
 
     Returns:
         (list of corpus BLEU-n, float64 [I, max_n] per-item BLEU-n), as coco-caption's Bleu.
@@ -120,7 +126,7 @@ def bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_n: 
     if len(references) != num_items or (refs_per_item < 1).any():
         raise ValueError("every item needs one hypothesis and at least one reference")
     hyp_enc, ref_ids, ref_len = encode_with_references(
-        hypotheses, [r for refs in references for r in refs]
+        hypotheses, [r for refs in references for r in refs], keyed=keyed
     )
     width = int(hyp_enc.ids.max(initial=0)) + 1
     ref_owner = np.repeat(np.arange(num_items, dtype=np.int64), refs_per_item)

@@ -13,6 +13,7 @@ from vre_keras.caption_metrics.corpus_ngrams import CorpusNgrams
 from vre_keras.caption_metrics.meteor import MeteorScorer
 from vre_keras.caption_metrics.meteor_fast import ENGINES, FastMeteor
 from vre_keras.caption_metrics.rouge import rouge_l
+from vre_keras.caption_metrics.token_keys import splits_agree, token_keys
 from vre_keras.caption_metrics.tokenizer import tokenize
 
 DEFAULT_METRICS = (names.BLEU, names.METEOR, names.ROUGE_L, names.CIDER_D, names.CIDER)
@@ -165,6 +166,10 @@ def evaluate_corpus(
             fast_meteor.close()
 
 
+def _wants(metrics, family) -> bool:
+    return family in metrics or (family == names.CIDER_D and names.CIDER in metrics)
+
+
 def _family(metric):
     """CIDEr and CIDEr-D are one computation (see _score)."""
     return names.CIDER_D if metric == names.CIDER else metric
@@ -189,6 +194,12 @@ def _score(
         for k, s in zip(ids, np.asarray(per_item).tolist()):
             result.per_item[k][name] = s
 
+    # BLEU and CIDEr split on white space, ROUGE_L on single spaces: one pass over the text
+    # serves all of them (ROUGE_L when the two rules agree on this text).
+    families = [m for m in (names.BLEU, names.ROUGE_L, names.CIDER_D) if _wants(metrics, m)]
+    keyed = token_keys(hyps + [r for rs in refs for r in rs]) if len(families) > 1 else None
+    rouge_keyed = keyed if keyed is not None and splits_agree(keyed) else None
+
     meteor = None
     if fast_meteor is not None:
         # METEOR's JVMs run in the background while this thread computes the other metrics.
@@ -199,17 +210,17 @@ def _score(
         record(names.METEOR, *meteor_scorer.score(hyps, refs))
         progress.update(1, done=names.METEOR)
     if names.BLEU in metrics:
-        scores, per_item = bleu(hyps, refs)
+        scores, per_item = bleu(hyps, refs, keyed=keyed)
         for k, name in enumerate(names.BLEU_KEYS):
             record(name, scores[k], per_item[:, k])
         progress.update(1, done=names.BLEU)
     if names.ROUGE_L in metrics:
-        record(names.ROUGE_L, *rouge_l(hyps, refs))
+        record(names.ROUGE_L, *rouge_l(hyps, refs, keyed=rouge_keyed))
         progress.update(1, done=names.ROUGE_L)
     if names.CIDER in metrics or names.CIDER_D in metrics:
         # One computation: coco-caption's "CIDEr" is the CIDEr-D formula with corpus document
         # frequencies, so both names carry the same value here (see docs/caption_metrics.md).
-        score, per_item = cider_d(CorpusNgrams.build(hyps, refs, max_n=4))
+        score, per_item = cider_d(CorpusNgrams.build(hyps, refs, max_n=4, keyed=keyed))
         for name in (names.CIDER, names.CIDER_D):
             if name in metrics:
                 record(name, score, per_item)

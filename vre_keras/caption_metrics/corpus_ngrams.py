@@ -12,7 +12,7 @@ from vre_keras.caption_metrics.ngrams import (
     count_ngrams,
     encode_strings,
 )
-from vre_keras.caption_metrics.token_keys import encode_corpus
+from vre_keras.caption_metrics.token_keys import KeyedTokens, encode_corpus
 
 
 @dataclass
@@ -44,6 +44,7 @@ class CorpusNgrams:
         references: Sequence[Sequence[str]],
         max_n=4,
         vocabulary: NgramVocabulary | None = None,
+        keyed: KeyedTokens | None = None,
     ):
         """Counts n-grams of tokenized captions.
 
@@ -52,13 +53,14 @@ class CorpusNgrams:
             references: tokenized references per item, at least one each.
             max_n: longest n-gram.
             vocabulary: frozen ids (of a training corpus) to map the n-grams onto.
+            keyed: token_keys(hypotheses + all references), if the caller has it.
         """
         refs_per_item = np.array([len(r) for r in references], dtype=np.int64)
         if len(hypotheses) != len(references) or (refs_per_item < 1).any():
             raise ValueError("every item needs one hypothesis and at least one reference")
         sentences = list(hypotheses) + [r for refs in references for r in refs]
         if vocabulary is None:
-            encoded, token_ids = encode_corpus(sentences)
+            encoded, token_ids = encode_corpus(sentences, keyed)
         else:
             encoded, token_ids = encode_strings(sentences, False, vocabulary.token_ids)
         counts, level_keys, sizes = count_ngrams(encoded, max_n, vocabulary)

@@ -177,6 +177,26 @@ def _entries(n: int, gram: np.ndarray, sentence: np.ndarray, num_grams: int) -> 
     return NgramCounts(n, sentence[starts], gram[starts], count.astype(np.int64), num_grams)
 
 
+def stable_order(keys: np.ndarray) -> np.ndarray:
+    """np.argsort(keys, kind="stable") for int64 keys, ~10x faster where it can be.
+
+    numpy's stable sort of int64 is a merge sort; its default sort is a SIMD one. Sorting
+    (key - min) * 2**b + index (b = bits of the largest index) with the latter gives the same
+    permutation, since these composites are distinct and order equal keys by index; used when
+    they fit int64, else the stable sort itself.
+    """
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    bits = max((n - 1).bit_length(), 1)
+    low = int(keys.min())
+    if int(keys.max()) - low >= 1 << (63 - bits):
+        return np.argsort(keys, kind="stable")
+    composite = ((keys - low) << bits) | np.arange(n, dtype=np.int64)
+    composite.sort()
+    return composite & ((1 << bits) - 1)
+
+
 def count_ngrams(enc: Encoded, max_n: int, vocabulary: NgramVocabulary | None = None):
     """Counts the 1..max_n-grams of every sentence.
 
@@ -198,13 +218,16 @@ def count_ngrams(enc: Encoded, max_n: int, vocabulary: NgramVocabulary | None = 
     end_of = np.repeat(enc.starts + enc.lengths, enc.lengths)  # exclusive end, per position
     positions = np.arange(total, dtype=np.int64)
     gram_at = None  # id of the (n-1)-gram starting at each position
+    # Sorting by (n-1)-gram id * token_bound + last token orders like the keys (token ids are
+    # below token_bound <= BASE) with smaller numbers, which stable_order's fast path needs.
+    token_bound = int(enc.ids.max()) + 1 if total else 1
     level_keys, sizes, out = [], [], []
     for n in range(1, max_n + 1):
         p = positions[positions + n <= end_of]  # n-grams that stay inside their sentence
         last = enc.ids[p + n - 1]
         keys = last if n == 1 else gram_at[p] * BASE + last
         if vocabulary is None:
-            order = np.argsort(keys, kind="stable")
+            order = stable_order(last if n == 1 else gram_at[p] * token_bound + last)
             sorted_keys = keys[order]
             new = (
                 np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])
@@ -225,7 +248,7 @@ def count_ngrams(enc: Encoded, max_n: int, vocabulary: NgramVocabulary | None = 
             new_keys, new_inverse = np.unique(keys[~found], return_inverse=True)
             ids[~found] = vocabulary.sizes[n - 1] + new_inverse
             num_grams = vocabulary.sizes[n - 1] + len(new_keys)
-            order = np.argsort(ids, kind="stable")
+            order = stable_order(ids)
             sorted_ids = ids[order]
         gram_at = np.full(total, -1, dtype=np.int64)
         gram_at[p] = ids

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from vre_keras.caption_metrics.key_index import find
-from vre_keras.caption_metrics.token_keys import encode_with_references
+from vre_keras.caption_metrics.token_keys import KeyedTokens, encode_with_references
 
 BETA = 1.2
 _WORD = 64
@@ -122,13 +122,20 @@ def lcs_lengths(
     return out
 
 
-def rouge_l(hypotheses: Sequence[str], references: Sequence[Sequence[str]], beta: float = BETA):
+def rouge_l(
+    hypotheses: Sequence[str],
+    references: Sequence[Sequence[str]],
+    beta: float = BETA,
+    keyed: KeyedTokens | None = None,
+):
     """ROUGE_L per item and its mean.
 
     Args:
         hypotheses: one tokenized caption per item.
         references: tokenized references per item, at least one each.
         beta: recall weight (coco-caption: 1.2).
+        keyed: token_keys(hypotheses + all references, on_single_space=True), if the caller
+            has it.
 
     Returns:
         (corpus mean, float64 [I] per item), as coco-caption's Rouge.compute_score.
@@ -137,7 +144,7 @@ def rouge_l(hypotheses: Sequence[str], references: Sequence[Sequence[str]], beta
     if len(hypotheses) != len(references) or (counts < 1).any():
         raise ValueError("every item needs one hypothesis and at least one reference")
     hyp_enc, ref_ids, ref_len = encode_with_references(
-        hypotheses, [r for refs in references for r in refs], on_single_space=True
+        hypotheses, [r for refs in references for r in refs], on_single_space=True, keyed=keyed
     )
     owner = np.repeat(np.arange(len(references), dtype=np.int64), counts)
     starts = _segment_offsets(counts)

@@ -12,6 +12,7 @@ CIDEr) or str.split(" ") (single spaces, "" tokens kept: its ROUGE_L); for ASCII
 exactly the byte rules used here.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from vre_keras.caption_metrics.ngrams import BASE, Encoded, encode_strings, look
 _WHITESPACE = np.zeros(256, dtype=bool)
 _WHITESPACE[[c for c in range(128) if chr(c).isspace()]] = True  # str.split()'s ASCII set
 _SPACE = ord(" ")
+_OTHER_WHITESPACE = re.compile("[\t\n\x0b\x0c\r\x1c-\x1f]")  # str.split()'s, but " "
 _WORD_BYTES = 8
 # Masks keeping the first L bytes of a little-endian word, for L = 0..8.
 _MASKS = np.array([(1 << (8 * n)) - 1 for n in range(_WORD_BYTES + 1)], dtype=np.uint64)
@@ -107,8 +109,25 @@ def token_keys(sentences: Sequence[str], on_single_space: bool = False) -> Keyed
     return KeyedTokens(keys, counts, joined, starts, ends)
 
 
+def splits_agree(keyed: KeyedTokens) -> bool:
+    """True when str.split(" ") gives these sentences the same tokens as str.split() (no empty
+    sentence, no leading, trailing or repeated space, no other white space; PTB-tokenized
+    captions are so unless one is empty): then one set of keys serves BLEU, CIDEr and ROUGE_L."""
+    text = keyed.text
+    return (
+        bool(text)
+        and "  " not in text
+        and text[0] != " "
+        and text[-1] != " "
+        and _OTHER_WHITESPACE.search(text) is None
+    )
+
+
 def encode_with_references(
-    hypotheses: Sequence[str], references: Sequence[str], on_single_space: bool = False
+    hypotheses: Sequence[str],
+    references: Sequence[str],
+    on_single_space: bool = False,
+    keyed: KeyedTokens | None = None,
 ):
     """Token ids of hypotheses, and of references through the hypotheses' ids.
 
@@ -119,13 +138,15 @@ def encode_with_references(
         hypotheses: one sentence per item.
         references: all reference sentences (flat).
         on_single_space: split as str.split(" ") (ROUGE_L) instead of str.split() (BLEU).
+        keyed: token_keys(hypotheses + references) under that rule, if the caller has it.
 
     Returns:
         (Encoded hypotheses with ids 0..U-1, int64 [tokens] reference ids with -1 for tokens in
         no hypothesis, int64 [R] tokens per reference).
     """
     hypotheses, references = list(hypotheses), list(references)
-    keyed = token_keys(hypotheses + references, on_single_space)
+    if keyed is None:
+        keyed = token_keys(hypotheses + references, on_single_space)
     if keyed is None:
         hyp_enc, token_ids = encode_strings(hypotheses, on_single_space)
         ref_ids, ref_len = lookup_strings(references, token_ids, on_single_space)
@@ -140,11 +161,13 @@ def encode_with_references(
     return Encoded(hyp_ids.astype(np.int64), hyp_len, hyp_start), ref_ids, ref_len
 
 
-def encode_corpus(sentences: Sequence[str]) -> tuple:
+def encode_corpus(sentences: Sequence[str], keyed: KeyedTokens | None = None) -> tuple:
     """str.split() token ids of sentences, as ngrams.encode_strings(sentences) without a frozen
-    map: (Encoded, token -> id map). An id is the index of one occurrence of the token."""
+    map: (Encoded, token -> id map). An id is the index of one occurrence of the token.
+    `keyed`: token_keys(sentences), if the caller has it."""
     sentences = list(sentences)
-    keyed = token_keys(sentences)
+    if keyed is None:
+        keyed = token_keys(sentences)
     if keyed is None:
         return encode_strings(sentences)
     if len(keyed.keys) >= BASE:
