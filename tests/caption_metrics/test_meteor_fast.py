@@ -50,6 +50,22 @@ def test_restricted_table_keeps_exactly_the_entries_that_can_match(tmp_path):
     # ... and do not cross lines: "the dog" is not in "the" + "dog". The jar matches an empty
     # paraphrase anywhere, so "dog" -> "" is kept wherever "dog" occurs.
     assert index.restricted_table(["the", "dog"], ["a cat"])[0] == b"0\ndog\n\n"
+    # The same for lines given as corpus word ids (the port's form), as id tuples; entries with
+    # a word the corpus lacks are left out.
+    vocab = ["a", "man", "is", "riding", "bike", "guy", "rides", "bicycle", "xyz"]
+    ids = {w: i for i, w in enumerate(vocab)}
+    entries, kept = index.restricted_entries(
+        [tuple(ids[w] for w in "a man is riding a bike".split())],
+        [tuple(ids[w] for w in "a guy rides a bicycle xyz".split())],
+        vocab,
+    )
+    assert kept == 4
+    assert entries == [
+        ((0, 1), (0, 5)),
+        ((1,), (5,)),
+        ((2, 3), (6,)),
+        ((7,), (4,)),
+    ]
 
 
 def test_index_cache_round_trip_and_bad_tables(tmp_path):

@@ -91,21 +91,29 @@ class Paraphrases:
 
     @classmethod
     def from_table_text(cls, text: bytes, word_id: dict) -> "Paraphrases":
+        """From a table's text (3 lines per entry, the first ignored) and the corpus's word ids."""
         # The table's words hold no ASCII white space (they were split on it), so bytes.split
         # gives the jar's StringTokenizer words.
         lines = text.split(b"\n")
+        entries = []
+        for phrase_line, para_line in zip(lines[1::3], lines[2::3]):
+            try:
+                phrase = tuple(word_id[w.decode("utf-8")] for w in phrase_line.split())
+                para = tuple(word_id[w.decode("utf-8")] for w in para_line.split())
+            except KeyError:
+                continue  # a word the corpus lacks: the entry can match nothing
+            entries.append((phrase, para))
+        return cls.from_entries(entries)
+
+    @classmethod
+    def from_entries(cls, entries) -> "Paraphrases":
+        """From (phrase, paraphrase) tuples of corpus word ids, in table order."""
         phrases: dict[tuple, list] = {}
         prefixes: set = set()
         longest = 0
-        for phrase_line, para_line in zip(lines[1::3], lines[2::3]):
-            phrase, para = phrase_line.split(), para_line.split()
-            if not phrase:
+        for key, value in entries:
+            if not key:
                 continue  # the transducer never reports its root state: never matches
-            try:
-                key = tuple(word_id[w.decode("utf-8")] for w in phrase)
-                value = tuple(word_id[w.decode("utf-8")] for w in para)
-            except KeyError:
-                continue
             phrases.setdefault(key, []).append(value)
             for n in range(1, len(key) + 1):
                 prefixes.add(key[:n])

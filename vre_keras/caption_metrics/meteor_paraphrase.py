@@ -19,6 +19,7 @@ library does this: it is specific to the jar's file format (ParaphraseTransducer
 
 import array
 import gzip
+import itertools
 import logging
 import os
 import re
@@ -173,7 +174,11 @@ class ParaphraseIndex:
 
     @classmethod
     def load(cls, path: Path) -> "ParaphraseIndex":
-        arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r") for name in cls._ARRAYS}
+        # Plain ndarray views of the maps (no copy; pages are still read on demand): slicing a
+        # np.memmap goes through its Python-level __getitem__, ~3 us per slice.
+        arrays = {
+            name: np.asarray(np.load(path / f"{name}.npy", mmap_mode="r")) for name in cls._ARRAYS
+        }
         return cls((path / "vocab.bin").read_bytes().split(b"\n"), **arrays)
 
     @staticmethod
@@ -207,16 +212,22 @@ class ParaphraseIndex:
             _log.warning("could not cache the paraphrase index at %s: %s", path, e)
         return index
 
+    def _word_ids(self) -> dict:
+        if self._word_id is None:
+            self._word_id = {w.decode("utf-8"): i for i, w in enumerate(self.vocab)}
+        return self._word_id
+
     def ngram_keys(self, lines: Sequence[str]) -> np.ndarray:
         """The hashes of every n-gram (n up to the longest phrase) of the jar's lower-cased,
         normalised `lines` whose words all occur in the table (others can match nothing)."""
-        if self._word_id is None:
-            self._word_id = {w.decode("utf-8"): i for i, w in enumerate(self.vocab)}
-        get = self._word_id.get
+        get = self._word_ids().get
         # "\x00" between lines: no word of the table, so n-grams do not cross lines (were it
         # one, the extra n-grams would only keep extra entries).
         words = _JAVA_WORD_DELIMITERS.split(" \x00 ".join(lines))
-        ids = np.array([get(w, -1) for w in words if w], dtype=np.int64)
+        return self._keys_of(np.array([get(w, -1) for w in words if w], dtype=np.int64))
+
+    def _keys_of(self, ids: np.ndarray) -> np.ndarray:
+        """ngram_keys of table word ids, -1 for a word the table lacks or a line break."""
         longest = int(
             max(self.phrase_lengths.max(initial=0), self.paraphrase_lengths.max(initial=0))
         )
@@ -232,6 +243,51 @@ class ParaphraseIndex:
                     break
                 out.append(keys[valid])
         return np.concatenate(out) if out else np.zeros(0, dtype=np.uint64)
+
+    def restricted_entries(
+        self,
+        hypothesis_lines: Sequence[Sequence[int]],
+        reference_lines: Sequence[Sequence[int]],
+        vocab: Sequence[str],
+    ) -> tuple[list, int]:
+        """restricted_table for lines given as ids into `vocab` (the corpus's words): the kept
+        entries as (phrase, paraphrase) tuples of corpus word ids, in table order, without
+        those holding a word the corpus lacks (they can match nothing), and the number kept."""
+        get = self._word_ids().get
+        to_table = np.array([get(w, -1) for w in vocab] + [-1], dtype=np.int64)
+        line_break = len(vocab)  # maps to -1, as "\x00" does in ngram_keys
+
+        def keys(lines):
+            flat = np.fromiter(
+                itertools.chain.from_iterable((*line, line_break) for line in lines),
+                dtype=np.int64,
+            )
+            return self._keys_of(to_table[flat])
+
+        in_hyp = self._occurs(keys(hypothesis_lines))
+        in_ref = self._occurs(keys(reference_lines))
+        keep = (in_hyp[self.phrase_uid] & in_ref[self.paraphrase_uid]) | (
+            in_ref[self.phrase_uid] & in_hyp[self.paraphrase_uid]
+        )
+        kept = np.flatnonzero(keep)
+        to_corpus = np.full(len(self.vocab), -1, dtype=np.int64)
+        known = to_table[:-1] >= 0
+        to_corpus[to_table[:-1][known]] = np.flatnonzero(known)
+        # All kept entries' words in one gather: positions start .. start + length of each.
+        lengths = self.phrase_lengths[kept].astype(np.int64) + self.paraphrase_lengths[kept]
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        positions = np.repeat(self.starts[kept] - offsets[:-1], lengths) + np.arange(offsets[-1])
+        words = to_corpus[self.word_ids[positions]].tolist()
+        entries = []
+        for begin, split, end in zip(
+            offsets[:-1].tolist(),
+            (offsets[:-1] + self.phrase_lengths[kept]).tolist(),
+            offsets[1:].tolist(),
+        ):
+            span = words[begin:end]
+            if -1 not in span:
+                entries.append((tuple(span[: split - begin]), tuple(span[split - begin :])))
+        return entries, len(kept)
 
     def filter_bits(self) -> np.ndarray:
         """Bit table (little-endian bits, uint8) of which low _FILTER_BITS bits of a key occur

@@ -315,12 +315,12 @@ class PortMeteor:
         if self._index is not None:
             index = self._index.result()
             timer("paraphrase index")
-            text, self.kept_entries = index.restricted_table(
-                normalized[: len(hyp_fields)], normalized[len(hyp_fields) :]
+            entries, self.kept_entries = index.restricted_entries(
+                lines[: len(hyp_fields)], lines[len(hyp_fields) :], vocab
             )
+            paraphrases = meteor_aligner.Paraphrases.from_entries(entries)
         else:
-            text = self._table_text
-        paraphrases = meteor_aligner.Paraphrases.from_table_text(text, word_id)
+            paraphrases = meteor_aligner.Paraphrases.from_table_text(self._table_text, word_id)
         timer("paraphrases")
         table = WordTable.build(vocab, stems)
         timer("word table (and stemmer)")
