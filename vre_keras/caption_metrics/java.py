@@ -57,3 +57,18 @@ def ptb_tokenizer_jar() -> pathlib.Path:
 def meteor_jar() -> pathlib.Path:
     """meteor-1.5.jar (its paraphrase table data/paraphrase-en.gz sits beside it)."""
     return _jar("meteor/meteor-1.5.jar")
+
+
+def lines_through(process, lines, program: str, error_class) -> list[str]:
+    """Sends `lines` to a started jar class that answers one line per line (METEOR's Normalizer
+    and Stemmer), waits for it to exit and returns its lines; `error_class(message)` naming
+    `program` if it fails or answers a different number of lines."""
+    stdout, stderr = process.communicate("".join(line + "\n" for line in lines).encode("utf-8"))
+    if process.returncode != 0:
+        raise error_class(
+            f"{program} exited with {process.returncode}: {stderr.decode(errors='replace')[-2000:]}"
+        )
+    out = stdout.decode("utf-8").split("\n")
+    if len(out) != len(lines) + 1 or out[-1] != "":
+        raise error_class(f"{program} returned {len(out) - 1} lines for {len(lines)}")
+    return out[:-1]

@@ -15,7 +15,12 @@ import subprocess
 import zipfile
 from collections.abc import Sequence
 
-from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS, java_executable, meteor_jar
+from vre_keras.caption_metrics.java import (
+    FAST_START_JVM_OPTIONS,
+    java_executable,
+    lines_through,
+    meteor_jar,
+)
 
 # The class's character sets (Western European and Cyrillic letters), as in its constant pool.
 _ALPHA = "A-Za-z\u0160\u017d\u0161\u017e\u0178\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017e" + (
@@ -180,21 +185,10 @@ class JarNormalizer:
             if "\n" in line or "\r" in line:
                 self.close()
                 raise ValueError(f"line #{i} holds a line break: {line!r}")
-        text = "".join(line + "\n" for line in lines)
-        stdout, stderr = self._proc.communicate(text.encode("utf-8"))
-        if self._proc.returncode != 0:
-            raise MeteorNormalizeError(
-                f"METEOR's Normalizer exited with {self._proc.returncode}: "
-                f"{stderr.decode(errors='replace')[-2000:]}"
-            )
-        out = stdout.decode("utf-8").split("\n")
-        if len(out) != len(lines) + 1 or out[-1] != "":
-            raise MeteorNormalizeError(
-                f"METEOR's Normalizer returned {len(out) - 1} lines for {len(lines)}"
-            )
+        out = lines_through(self._proc, lines, "METEOR's Normalizer", MeteorNormalizeError)
         # The jar lower-cases with String.toLowerCase() after normalising; str.lower() agrees
         # with it on the text the equality tests cover (ASCII and Latin / Cyrillic letters).
-        return [line.lower() for line in out[:-1]]
+        return [line.lower() for line in out]
 
     def close(self) -> None:
         if self._proc.poll() is None:

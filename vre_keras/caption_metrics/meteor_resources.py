@@ -16,7 +16,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from vre_keras.caption_metrics.java import FAST_START_JVM_OPTIONS, java_executable, meteor_jar
+from vre_keras.caption_metrics.java import (
+    FAST_START_JVM_OPTIONS,
+    java_executable,
+    lines_through,
+    meteor_jar,
+)
 
 
 class MeteorResourceError(RuntimeError):
@@ -156,18 +161,7 @@ class JarStemmer:
                 raise UnstemmableWordError(
                     f"cannot stem {w!r} through the jar's Stemmer line protocol"
                 )
-        stdout, stderr = self._proc.communicate("".join(w + "\n" for w in words).encode("utf-8"))
-        if self._proc.returncode != 0:
-            raise MeteorResourceError(
-                f"METEOR's Stemmer exited with {self._proc.returncode}: "
-                f"{stderr.decode(errors='replace')[-2000:]}"
-            )
-        out = stdout.decode("utf-8").split("\n")
-        if len(out) != len(words) + 1 or out[-1] != "":
-            raise MeteorResourceError(
-                f"METEOR's Stemmer returned {len(out) - 1} lines for {len(words)}"
-            )
-        return out[:-1]
+        return lines_through(self._proc, words, "METEOR's Stemmer", MeteorResourceError)
 
     def close(self) -> None:
         if self._proc.poll() is None:
