@@ -8,6 +8,7 @@ importing its Python code.
 import importlib.util
 import pathlib
 import shutil
+import subprocess
 
 
 class JavaNotFoundError(RuntimeError):
@@ -72,3 +73,22 @@ def lines_through(process, lines, program: str, error_class) -> list[str]:
     if len(out) != len(lines) + 1 or out[-1] != "":
         raise error_class(f"{program} returned {len(out) - 1} lines for {len(lines)}")
     return out[:-1]
+
+
+def start_meteor_class(main_class: str, *args: str) -> subprocess.Popen:
+    """A class of meteor-1.5.jar that reads lines on stdin and answers one line per line (its
+    Normalizer, Stemmer), started now so its JVM boots while the caller works; feed it with
+    `lines_through`."""
+    cmd = [
+        java_executable(),
+        *FAST_START_JVM_OPTIONS,
+        "-Dfile.encoding=UTF-8",
+        "-Dstdout.encoding=UTF-8",
+        "-cp",
+        str(meteor_jar()),
+        main_class,
+        *args,
+    ]
+    return subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )

@@ -119,12 +119,20 @@ class MeteorScorer:
             " ||| ".join(["SCORE"] + [clean_reference(r) for r in refs] + [clean_hypothesis(h)])
             for h, refs in zip(hypotheses, references)
         ]
+        return self._pipelined(lines, self._read_line)
+
+    def single_scores(self, stats: Sequence[str]) -> list[float]:
+        """The jar's score of each statistics line on its own (SING: computeMetrics)."""
+        return self._pipelined([f"SING ||| {line}" for line in stats], self._read_float)
+
+    def _pipelined(self, requests: Sequence[str], read_answer) -> list:
+        """Sends every request line and reads one answer per line with `read_answer`."""
         with self._lock:
             failure = []
 
             def write_all():
                 try:
-                    self._proc.stdin.write("".join(line + "\n" for line in lines).encode("utf-8"))
+                    self._proc.stdin.write("".join(r + "\n" for r in requests).encode("utf-8"))
                     self._proc.stdin.flush()
                 except (BrokenPipeError, ValueError, OSError) as e:
                     failure.append(e)
@@ -134,32 +142,7 @@ class MeteorScorer:
             writer = threading.Thread(target=write_all, daemon=True)
             writer.start()
             try:
-                return [self._read_line() for _ in lines]
-            finally:
-                writer.join()
-                if failure:
-                    raise MeteorError(
-                        f"METEOR subprocess is not running: {self._stderr()}"
-                    ) from failure[0]
-
-    def single_scores(self, stats: Sequence[str]) -> list[float]:
-        """The jar's score of each statistics line on its own (SING: computeMetrics)."""
-        with self._lock:
-            failure = []
-
-            def write_all():
-                try:
-                    self._proc.stdin.write(
-                        "".join(f"SING ||| {line}\n" for line in stats).encode("utf-8")
-                    )
-                    self._proc.stdin.flush()
-                except (BrokenPipeError, ValueError, OSError) as e:
-                    failure.append(e)
-
-            writer = threading.Thread(target=write_all, daemon=True)
-            writer.start()
-            try:
-                return [self._read_float() for _ in stats]
+                return [read_answer() for _ in requests]
             finally:
                 writer.join()
                 if failure:

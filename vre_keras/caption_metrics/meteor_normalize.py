@@ -11,16 +11,10 @@ MSR-VTT train/val annotations and the hand-picked cases.
 
 import functools
 import re
-import subprocess
 import zipfile
 from collections.abc import Sequence
 
-from vre_keras.caption_metrics.java import (
-    FAST_START_JVM_OPTIONS,
-    java_executable,
-    lines_through,
-    meteor_jar,
-)
+from vre_keras.caption_metrics.java import lines_through, meteor_jar, start_meteor_class
 
 # The class's character sets (Western European and Cyrillic letters), as in its constant pool.
 _ALPHA = "A-Za-z\u0160\u017d\u0161\u017e\u0178\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u017e" + (
@@ -158,20 +152,7 @@ class JarNormalizer:
     other work, e.g. PTB tokenization); `normalize` then feeds it all lines at once. One use."""
 
     def __init__(self):
-        cmd = [
-            java_executable(),
-            *FAST_START_JVM_OPTIONS,
-            "-Dfile.encoding=UTF-8",
-            "-Dstdout.encoding=UTF-8",
-            "-cp",
-            str(meteor_jar()),
-            "edu.cmu.meteor.util.Normalizer",
-            "en",
-            "true",
-        ]
-        self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        self._proc = start_meteor_class("edu.cmu.meteor.util.Normalizer", "en", "true")
 
     def normalize(self, lines: Sequence[str]) -> list[str]:
         """Each line as the jar scores it: Normalizer.normalizeLine(line, en, keep punctuation),

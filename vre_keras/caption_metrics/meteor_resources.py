@@ -10,18 +10,12 @@ function-word files are read from the jar's resources. No library reads these fi
 """
 
 import functools
-import subprocess
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from vre_keras.caption_metrics.java import (
-    FAST_START_JVM_OPTIONS,
-    java_executable,
-    lines_through,
-    meteor_jar,
-)
+from vre_keras.caption_metrics.java import lines_through, meteor_jar, start_meteor_class
 
 
 class MeteorResourceError(RuntimeError):
@@ -140,19 +134,7 @@ class JarStemmer:
     """
 
     def __init__(self):
-        cmd = [
-            java_executable(),
-            *FAST_START_JVM_OPTIONS,
-            "-Dfile.encoding=UTF-8",
-            "-Dstdout.encoding=UTF-8",
-            "-cp",
-            str(meteor_jar()),
-            "Stemmer",
-            "en",
-        ]
-        self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        self._proc = start_meteor_class("Stemmer", "en")
 
     def stem(self, words: Sequence[str]) -> list[str]:
         for w in words:
